@@ -1,0 +1,680 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled core of relukit: the public entry points, their argument checks, the
+dispatcher and the Cython kernels, all in one extension module.
+
+Why everything lives here: at n = 1,000 float32 the whole ReLU kernel takes ~60 ns, so a
+Python wrapper layer (~100 ns per level) would cost more than the work. The entry points
+are Cython ``def`` functions (vectorcall, no memoryview acquisition): they validate,
+allocate, choose a backend with plain C comparisons and call the kernel directly. The
+NumPy reference (``relukit.reference``) and the Numba kernels (``relukit._numba_backend``)
+are Python objects this module calls only on their own paths.
+"""
+
+cimport cython
+cimport numpy as cnp
+from libc.stdint cimport uint8_t
+from libc.string cimport memcpy
+
+import contextvars
+import os
+import threading
+
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order,
+                                cnp.PyArray_Descr* descr, int subok)
+    bint PyArray_EquivTypes(cnp.PyArray_Descr* a, cnp.PyArray_Descr* b)
+    bint PyArray_IS_F_CONTIGUOUS(cnp.ndarray arr) nogil
+
+ctypedef fused real:
+    float
+    double
+
+cdef enum:
+    MAXDIM = 64          # NPY_MAXDIMS in NumPy 2
+    BLOCK = 1024         # elements per gather/compute/scatter block of the strided driver;
+                         # a multiple of 8 so mask bytes of consecutive blocks never straddle
+    GIL_RELEASE_MIN = 8192   # releasing and re-taking the GIL costs ~0.1 us, more than the
+                             # whole kernel below this many elements
+
+
+# --------------------------------------------------------------------------------------
+# Kernels. One signature for all: up to two float inputs (a, b), an optional input mask,
+# one float output, an optional output mask, and the op's scalar parameters.
+# --------------------------------------------------------------------------------------
+include "relu.pxi"
+
+ctypedef void (*kern32_t)(const float*, const float*, const uint8_t*, float*, uint8_t*,
+                          Py_ssize_t, const double*) noexcept nogil
+ctypedef void (*kern64_t)(const double*, const double*, const uint8_t*, double*, uint8_t*,
+                          Py_ssize_t, const double*) noexcept nogil
+
+cdef struct Kernel:
+    kern32_t f32
+    kern64_t f64
+    int op_class           # which dispatch threshold applies (CLASS_*)
+
+cdef enum:
+    K_RELU = 0
+    K_MASK_SELECT = 1
+    NKERNELS = 2
+
+cdef enum:
+    CLASS_MEMORY = 0       # memory-bound: a few flops per element
+    NCLASSES = 1
+
+cdef Kernel KERNELS[NKERNELS]
+KERNELS[K_RELU].f32 = relu_kernel[float]
+KERNELS[K_RELU].f64 = relu_kernel[double]
+KERNELS[K_RELU].op_class = CLASS_MEMORY
+KERNELS[K_MASK_SELECT].f32 = mask_select_kernel[float]
+KERNELS[K_MASK_SELECT].f64 = mask_select_kernel[double]
+KERNELS[K_MASK_SELECT].op_class = CLASS_MEMORY
+
+# Kernel names as the NumPy reference and the Numba backend know them.
+KERNEL_NAMES = ("relu", "relu_backward")
+CLASS_NAMES = ("memory-bound",)
+
+
+# --------------------------------------------------------------------------------------
+# Strided driver: any layout, no allocation. Gathers BLOCK elements (in the chosen axis
+# order) into stack buffers, runs the contiguous kernel, scatters the result.
+# --------------------------------------------------------------------------------------
+cdef struct Cursor:
+    int nd
+    int nptr
+    Py_ssize_t idx[MAXDIM]
+    Py_ssize_t shape[MAXDIM]
+    Py_ssize_t strides[2][MAXDIM]
+    char* ptr[2]
+
+
+cdef inline void cursor_advance(Cursor* c, Py_ssize_t run) noexcept nogil:
+    cdef int d = c.nd - 1
+    cdef int k
+    c.idx[d] += run
+    for k in range(c.nptr):
+        c.ptr[k] += run * c.strides[k][d]
+    while d > 0 and c.idx[d] == c.shape[d]:
+        for k in range(c.nptr):
+            c.ptr[k] += c.strides[k][d - 1] - c.shape[d] * c.strides[k][d]
+        c.idx[d] = 0
+        d -= 1
+        c.idx[d] += 1
+
+
+cdef void cursor_init(Cursor* c, int nd, const Py_ssize_t* shape, const int* perm,
+                      int nptr, char** ptrs, const Py_ssize_t** strides) noexcept nogil:
+    cdef int d, k
+    if nd == 0:                       # a 0-d array is one element
+        c.nd = 1
+        c.shape[0] = 1
+        c.idx[0] = 0
+        for k in range(nptr):
+            c.strides[k][0] = 0
+    else:
+        c.nd = nd
+        for d in range(nd):
+            c.shape[d] = shape[perm[d]]
+            c.idx[d] = 0
+            for k in range(nptr):
+                c.strides[k][d] = strides[k][perm[d]]
+    c.nptr = nptr
+    for k in range(nptr):
+        c.ptr[k] = ptrs[k]
+
+
+cdef void run_strided(const Kernel* kern, Py_ssize_t total, int nd, const Py_ssize_t* shape,
+                      const int* perm, int nin, char** inputs, const Py_ssize_t** in_strides,
+                      char* out, const Py_ssize_t* out_strides,
+                      const uint8_t* mask_in, uint8_t* mask_out, const double* params,
+                      real* dtype_tag) noexcept nogil:
+    cdef real ba[BLOCK]
+    cdef real bb[BLOCK]
+    cdef real by[BLOCK]
+    cdef real* bufs[2]
+    cdef Cursor rd, wr
+    cdef Py_ssize_t done = 0, cnt, f, run, i, s
+    cdef int k
+    cdef char* p
+    cdef char* outp[1]
+    cdef const Py_ssize_t* outs[1]
+    bufs[0] = ba
+    bufs[1] = bb
+    outp[0] = out
+    outs[0] = out_strides
+    cursor_init(&rd, nd, shape, perm, nin, inputs, in_strides)
+    cursor_init(&wr, nd, shape, perm, 1, outp, outs)
+    while done < total:
+        cnt = min(<Py_ssize_t>BLOCK, total - done)
+        f = 0
+        while f < cnt:
+            run = min(rd.shape[rd.nd - 1] - rd.idx[rd.nd - 1], cnt - f)
+            for k in range(nin):
+                p = rd.ptr[k]
+                s = rd.strides[k][rd.nd - 1]
+                for i in range(run):
+                    memcpy(&bufs[k][f + i], p + i * s, sizeof(real))
+            cursor_advance(&rd, run)
+            f += run
+        if real is float:
+            kern.f32(ba, bb, mask_in + (done >> 3) if mask_in != NULL else NULL, by,
+                     mask_out + (done >> 3) if mask_out != NULL else NULL, cnt, params)
+        else:
+            kern.f64(ba, bb, mask_in + (done >> 3) if mask_in != NULL else NULL, by,
+                     mask_out + (done >> 3) if mask_out != NULL else NULL, cnt, params)
+        f = 0
+        while f < cnt:
+            run = min(wr.shape[wr.nd - 1] - wr.idx[wr.nd - 1], cnt - f)
+            p = wr.ptr[0]
+            s = wr.strides[0][wr.nd - 1]
+            for i in range(run):
+                memcpy(p + i * s, &by[f + i], sizeof(real))
+            cursor_advance(&wr, run)
+            f += run
+        done += cnt
+
+
+cdef void memory_order(int nd, const Py_ssize_t* shape, const Py_ssize_t* strides,
+                       int* perm) noexcept nogil:
+    # Axis order for iterating `strides` memory-order (largest |stride| outermost), so the
+    # inner loop of the strided driver walks the smallest stride of the output.
+    cdef int i, j, t
+    cdef Py_ssize_t si, sj
+    for i in range(nd):
+        perm[i] = i
+    for i in range(1, nd):
+        j = i
+        while j > 0:
+            si = strides[perm[j - 1]]
+            sj = strides[perm[j]]
+            if si < 0:
+                si = -si
+            if sj < 0:
+                sj = -sj
+            if si >= sj:
+                break
+            t = perm[j - 1]
+            perm[j - 1] = perm[j]
+            perm[j] = t
+            j -= 1
+
+
+# --------------------------------------------------------------------------------------
+# Dispatcher state. Decision order (see decide()):
+#   1. dtype: only native float32/float64 are compiled; anything else -> numpy reference
+#   2. override: use_backend() context > set_backend() > RELUKIT_BACKEND
+#   3. layout: numba takes flat (same-order contiguous, aligned) arrays only; other
+#      layouts go to the Cython strided driver
+#   4. size: n >= threshold[op class][dtype] -> numba (parallel), else cython
+# --------------------------------------------------------------------------------------
+cdef enum:
+    B_AUTO = -1
+    B_NUMPY = 0
+    B_CYTHON = 1
+    B_NUMBA = 2
+
+BACKEND_NAMES = ("numpy", "cython", "numba")
+
+cdef enum:
+    R_AUTO_SMALL = 0
+    R_AUTO_LARGE = 1
+    R_DTYPE = 2
+    R_OVERRIDE = 3
+    R_LAYOUT = 4
+    R_OVERRIDE_LAYOUT = 5
+    R_NUMBA_MISSING = 6
+
+REASONS = (
+    "automatic: n = {n} is below the {cls} threshold {thr} for {dtype}, where one Cython thread beats a parallel launch",
+    "automatic: n = {n} is at or above the {cls} threshold {thr} for {dtype}, so the parallel Numba kernel is used",
+    "dtype {dtype} (or its byte order) has no compiled kernel; the NumPy reference computes it",
+    "override: the {source} asks for this backend",
+    "layout: the Numba kernels take same-order contiguous, aligned arrays only (C order when a mask is involved); the Cython strided driver handles this one without copying",
+    "override asks for numba, but this layout is not one numba kernels take, so the Cython strided driver computes it",
+    "n = {n} is at or above the threshold {thr}, but numba is not installed or failed to import, so Cython computes it",
+)
+
+cdef int _global_override = B_AUTO
+cdef int _global_override_source = 0          # 0: set_backend, 1: RELUKIT_BACKEND
+cdef int _ctx_depth = 0                       # use_backend blocks open in any thread
+_ctx_backend = contextvars.ContextVar("relukit_backend", default=-2)
+cdef Py_ssize_t _threshold[NCLASSES][2]
+cdef int _numba_state = 0                     # 0 not loaded, 1 loaded, -1 unavailable
+cdef bint _numba_installed = True
+cdef object _numba_run = None
+cdef int _num_threads = 0                     # 0: Numba's default (all cores)
+cdef object _par_lock = threading.Lock()
+_reference = None                             # relukit.reference, set by the package
+
+
+def _reset_after_fork():
+    # A lock held by another thread at fork() time would stay held in the child forever.
+    global _par_lock
+    _par_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+cdef inline int current_override(int* from_ctx) noexcept:
+    cdef object v
+    from_ctx[0] = 0
+    if _ctx_depth > 0:
+        v = _ctx_backend.get()
+        if <int>v != -2:
+            from_ctx[0] = 1
+            return <int>v
+    return _global_override
+
+
+cdef inline bint compiled_dtype(cnp.ndarray a) noexcept:
+    cdef int t = cnp.PyArray_TYPE(a)
+    return (t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE) and cnp.PyArray_ISNOTSWAPPED(a)
+
+
+cdef inline bint is_flat(cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint c_order_only) noexcept:
+    # True when all arrays share one contiguous memory order, so one flat loop covers
+    # them element for element.
+    if not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISALIGNED(y):
+        return False
+    if b is not None and not cnp.PyArray_ISALIGNED(b):
+        return False
+    if (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_C_CONTIGUOUS(y)
+            and (b is None or cnp.PyArray_IS_C_CONTIGUOUS(b))):
+        return True
+    if c_order_only:
+        return False
+    return (PyArray_IS_F_CONTIGUOUS(a) and PyArray_IS_F_CONTIGUOUS(y)
+            and (b is None or PyArray_IS_F_CONTIGUOUS(b)))
+
+
+cdef int decide(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint masks,
+                bint flat, int* reason) noexcept:
+    cdef int from_ctx, ov
+    cdef Py_ssize_t n, thr
+    if not compiled_dtype(a):
+        reason[0] = R_DTYPE
+        return B_NUMPY
+    ov = current_override(&from_ctx)
+    if ov != B_AUTO:
+        if ov == B_NUMBA and not flat:
+            reason[0] = R_OVERRIDE_LAYOUT
+            return B_CYTHON
+        reason[0] = R_OVERRIDE
+        return ov
+    if not flat:
+        reason[0] = R_LAYOUT
+        return B_CYTHON
+    n = cnp.PyArray_SIZE(a)
+    thr = _threshold[KERNELS[kid].op_class][cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE]
+    if n < thr:
+        reason[0] = R_AUTO_SMALL
+        return B_CYTHON
+    if not _numba_installed or _numba_state < 0:
+        reason[0] = R_NUMBA_MISSING
+        return B_CYTHON
+    reason[0] = R_AUTO_LARGE
+    return B_NUMBA
+
+
+# --------------------------------------------------------------------------------------
+# Execution
+# --------------------------------------------------------------------------------------
+cdef void run_flat(int kid, cnp.ndarray a, cnp.ndarray b, const uint8_t* mask_in,
+                   cnp.ndarray y, uint8_t* mask_out, const double* params) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(y)
+    cdef char* pa = cnp.PyArray_BYTES(a)
+    cdef char* pb = cnp.PyArray_BYTES(b) if b is not None else NULL
+    cdef char* py = cnp.PyArray_BYTES(y)
+    cdef const Kernel* k = &KERNELS[kid]
+    if cnp.PyArray_TYPE(y) == cnp.NPY_FLOAT:
+        if n < GIL_RELEASE_MIN:
+            k.f32(<float*>pa, <float*>pb, mask_in, <float*>py, mask_out, n, params)
+        else:
+            with nogil:
+                k.f32(<float*>pa, <float*>pb, mask_in, <float*>py, mask_out, n, params)
+    else:
+        if n < GIL_RELEASE_MIN:
+            k.f64(<double*>pa, <double*>pb, mask_in, <double*>py, mask_out, n, params)
+        else:
+            with nogil:
+                k.f64(<double*>pa, <double*>pb, mask_in, <double*>py, mask_out, n, params)
+
+
+cdef void run_any_layout(int kid, cnp.ndarray a, cnp.ndarray b, const uint8_t* mask_in,
+                         cnp.ndarray y, uint8_t* mask_out, const double* params) noexcept:
+    cdef int nd = cnp.PyArray_NDIM(y)
+    cdef int perm[MAXDIM]
+    cdef char* inputs[2]
+    cdef const Py_ssize_t* in_strides[2]
+    cdef int nin = 1
+    cdef int d
+    cdef Py_ssize_t total = cnp.PyArray_SIZE(y)
+    cdef const Py_ssize_t* shape = <const Py_ssize_t*>cnp.PyArray_DIMS(y)
+    cdef char* out = cnp.PyArray_BYTES(y)
+    cdef const Py_ssize_t* out_strides = <const Py_ssize_t*>cnp.PyArray_STRIDES(y)
+    if total == 0:
+        return
+    inputs[0] = cnp.PyArray_BYTES(a)
+    in_strides[0] = <const Py_ssize_t*>cnp.PyArray_STRIDES(a)
+    if b is not None:
+        inputs[1] = cnp.PyArray_BYTES(b)
+        in_strides[1] = <const Py_ssize_t*>cnp.PyArray_STRIDES(b)
+        nin = 2
+    if mask_in != NULL or mask_out != NULL:
+        for d in range(nd):          # masks are in C order of the logical elements
+            perm[d] = d
+    else:
+        memory_order(nd, shape, out_strides, perm)
+    if cnp.PyArray_TYPE(y) == cnp.NPY_FLOAT:
+        with nogil:
+            run_strided(&KERNELS[kid], total, nd, shape, perm, nin, inputs, in_strides,
+                        out, out_strides, mask_in, mask_out, params, <float*>NULL)
+    else:
+        with nogil:
+            run_strided(&KERNELS[kid], total, nd, shape, perm, nin, inputs, in_strides,
+                        out, out_strides, mask_in, mask_out, params, <double*>NULL)
+
+
+cdef object load_numba():
+    global _numba_state, _numba_run
+    if _numba_state == 0:
+        try:
+            from relukit import _numba_backend
+        except ImportError:
+            _numba_state = -1
+            return None
+        _numba_run = _numba_backend.run
+        _numba_state = 1
+    return _numba_run
+
+
+cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, object mask_in, cnp.ndarray y,
+                    object mask_out, tuple params) except -1:
+    """Run the parallel Numba kernel; False when it cannot run now (caller uses Cython).
+
+    Numba's workqueue threading layer aborts the process when two threads launch parallel
+    kernels at once, so launches are serialised by a non-blocking lock: a thread that finds
+    it taken runs the single-threaded Cython kernel instead of waiting.
+    """
+    runner = load_numba()
+    if runner is None:
+        return False
+    lock = _par_lock
+    if not lock.acquire(False):
+        return False
+    try:
+        runner(kid, a.ravel(order="K"), None if b is None else b.ravel(order="K"),
+               mask_in, y.ravel(order="K"), mask_out, params, _num_threads)
+    finally:
+        lock.release()
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# Argument checks. Every check runs before anything is written.
+# --------------------------------------------------------------------------------------
+cdef cnp.ndarray as_input(str fname, str argname, object v):
+    cdef cnp.ndarray a
+    if cnp.PyArray_Check(v):
+        a = <cnp.ndarray>v
+    else:
+        a = <cnp.ndarray>np.asarray(v)
+    if not compiled_dtype(a):
+        check_real_dtype(fname, argname, a)
+    return a
+
+
+cdef int check_real_dtype(str fname, str argname, cnp.ndarray a) except -1:
+    kind = a.dtype.kind
+    if kind not in "iuf":
+        raise TypeError(
+            f"{fname}: {argname} must hold real numbers (float or integer), got dtype "
+            f"{a.dtype}; bool, complex, object and non-numeric arrays are not accepted")
+    return 0
+
+
+cdef int check_out(str fname, cnp.ndarray a, object out, str aname) except -1:
+    cdef cnp.ndarray o
+    if not cnp.PyArray_Check(out):
+        raise TypeError(f"{fname}: out must be a numpy.ndarray or None, got {type(out).__name__}")
+    o = <cnp.ndarray>out
+    if not same_shape(o, a):
+        raise ValueError(f"{fname}: out has shape {(<object>o).shape} but {aname} has shape "
+                         f"{(<object>a).shape}")
+    if not PyArray_EquivTypes(cnp.PyArray_DESCR(o), cnp.PyArray_DESCR(a)):
+        raise TypeError(f"{fname}: out has dtype {o.dtype} but {aname} has dtype {a.dtype}; "
+                        "they must be the same")
+    if not cnp.PyArray_ISWRITEABLE(o):
+        raise ValueError(f"{fname}: out is read-only")
+    return 0
+
+
+cdef bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int d
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for d in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(a)[d] != cnp.PyArray_DIMS(b)[d]:
+            return False
+    return True
+
+
+cdef bint overlaps(cnp.ndarray a, cnp.ndarray b) noexcept:
+    # Byte extents of two arrays intersect (the cheap, conservative test: may report an
+    # overlap for interleaved views that share no element; a copy is then merely wasted).
+    cdef Py_ssize_t alo, ahi, blo, bhi
+    if cnp.PyArray_SIZE(a) == 0 or cnp.PyArray_SIZE(b) == 0:
+        return False
+    extent(a, &alo, &ahi)
+    extent(b, &blo, &bhi)
+    return alo < bhi and blo < ahi
+
+
+cdef void extent(cnp.ndarray a, Py_ssize_t* lo, Py_ssize_t* hi) noexcept:
+    cdef int d
+    cdef Py_ssize_t s, base = <Py_ssize_t>cnp.PyArray_BYTES(a)
+    lo[0] = base
+    hi[0] = base + cnp.PyArray_ITEMSIZE(a)
+    for d in range(cnp.PyArray_NDIM(a)):
+        s = cnp.PyArray_STRIDES(a)[d] * (cnp.PyArray_DIMS(a)[d] - 1)
+        if s < 0:
+            lo[0] += s
+        else:
+            hi[0] += s
+
+
+cdef inline bint same_view(cnp.ndarray a, cnp.ndarray b) noexcept:
+    # Same first byte and same strides: every element maps onto itself, so an elementwise
+    # kernel may read and write it in place.
+    cdef int d
+    if cnp.PyArray_BYTES(a) != cnp.PyArray_BYTES(b):
+        return False
+    for d in range(cnp.PyArray_NDIM(a)):
+        if (cnp.PyArray_STRIDES(a)[d] != cnp.PyArray_STRIDES(b)[d]
+                and cnp.PyArray_DIMS(a)[d] > 1):
+            return False
+    return True
+
+
+cdef cnp.ndarray prepare_out(str fname, cnp.ndarray a, object out, str aname):
+    """Allocate, or check, the output; a partially overlapping input is copied first so the
+    result is what NumPy gives (as if the input were read before anything is written)."""
+    if out is None:
+        return <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)
+    if out is a:
+        if not cnp.PyArray_ISWRITEABLE(a):
+            raise ValueError(f"{fname}: out={aname} needs a writeable {aname}, but {aname} is read-only")
+        return a
+    check_out(fname, a, out, aname)
+    return <cnp.ndarray>out
+
+
+cdef cnp.ndarray new_mask(Py_ssize_t n):
+    cdef cnp.npy_intp dims[1]
+    dims[0] = (n + 7) >> 3
+    return <cnp.ndarray>cnp.PyArray_EMPTY(1, dims, cnp.NPY_UINT8, 0)
+
+
+cdef cnp.ndarray check_mask(str fname, object mask, Py_ssize_t n):
+    cdef cnp.ndarray m
+    if not cnp.PyArray_Check(mask):
+        raise TypeError(f"{fname}: mask must be the numpy.uint8 array returned by the forward "
+                        f"(return_mask=True), got {type(mask).__name__}")
+    m = <cnp.ndarray>mask
+    if cnp.PyArray_TYPE(m) != cnp.NPY_UINT8:
+        raise TypeError(f"{fname}: mask must have dtype uint8, got {m.dtype}")
+    if cnp.PyArray_NDIM(m) != 1 or cnp.PyArray_SIZE(m) != (n + 7) >> 3:
+        raise ValueError(f"{fname}: mask has shape {(<object>m).shape} but grad has {n} elements, "
+                         f"which need a 1-d mask of {(n + 7) >> 3} bytes")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(m):
+        m = np.ascontiguousarray(m)
+    return m
+
+
+# --------------------------------------------------------------------------------------
+# Generic entry points, shared by every op of a kind
+# --------------------------------------------------------------------------------------
+cdef object forward(int kid, str fname, object x, object out, bint return_mask,
+                    const double* params, tuple pparams):
+    cdef cnp.ndarray a, y
+    cdef cnp.ndarray m = None
+    cdef int reason, backend
+    cdef bint flat
+    if out is x and not cnp.PyArray_Check(x):
+        raise TypeError(f"{fname}: out=x needs x to be a numpy.ndarray, got {type(x).__name__}")
+    a = as_input(fname, "x", x)
+    y = prepare_out(fname, a, out, "x")
+    if y is not a and out is not None and overlaps(a, y) and not same_view(a, y):
+        a = a.copy()
+    flat = is_flat(a, None, y, return_mask)
+    backend = decide(kid, a, None, y, return_mask, flat, &reason)
+    if backend == B_NUMPY:
+        return getattr(_reference, KERNEL_NAMES[kid])(a, y, return_mask, *pparams)
+    if return_mask:
+        m = new_mask(cnp.PyArray_SIZE(a))
+    if backend == B_NUMBA and run_numba(kid, a, None, None, y, m, pparams):
+        pass
+    elif flat:
+        run_flat(kid, a, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
+    else:
+        run_any_layout(kid, a, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
+    if return_mask:
+        return y, m
+    return y
+
+
+cdef object mask_backward(int kid, str fname, object grad, object mask, object out,
+                          const double* params, tuple pparams):
+    cdef cnp.ndarray g, y, m
+    cdef int reason, backend
+    cdef bint flat
+    if out is grad and not cnp.PyArray_Check(grad):
+        raise TypeError(f"{fname}: out=grad needs grad to be a numpy.ndarray, got {type(grad).__name__}")
+    g = as_input(fname, "grad", grad)
+    m = check_mask(fname, mask, cnp.PyArray_SIZE(g))
+    y = prepare_out(fname, g, out, "grad")
+    if y is not g and out is not None and overlaps(g, y) and not same_view(g, y):
+        g = g.copy()
+    flat = is_flat(g, None, y, True)
+    backend = decide(kid, g, None, y, True, flat, &reason)
+    if backend == B_NUMPY:
+        return getattr(_reference, KERNEL_NAMES[kid])(g, m, y, *pparams)
+    if backend == B_NUMBA and run_numba(kid, g, None, m, y, None, pparams):
+        pass
+    elif flat:
+        run_flat(kid, g, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
+    else:
+        run_any_layout(kid, g, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
+    return y
+
+
+# --------------------------------------------------------------------------------------
+# Public ops (docstrings are completed from the op table in relukit/ops.py)
+# --------------------------------------------------------------------------------------
+def relu(x, out=None, bint return_mask=False):
+    """relu(x, out=None, return_mask=False)"""
+    return forward(K_RELU, "relu", x, out, return_mask, NULL, ())
+
+
+def relu_backward(grad, mask, out=None):
+    """relu_backward(grad, mask, out=None)"""
+    return mask_backward(K_MASK_SELECT, "relu_backward", grad, mask, out, NULL, ())
+
+
+# --------------------------------------------------------------------------------------
+# Dispatcher controls, wrapped with documentation in relukit/dispatch.py
+# --------------------------------------------------------------------------------------
+def _set_global_override(int backend, int source):
+    global _global_override, _global_override_source
+    _global_override = backend
+    _global_override_source = source
+
+
+def _get_global_override():
+    return _global_override, _global_override_source
+
+
+def _ctx_enter(int backend):
+    global _ctx_depth
+    token = _ctx_backend.set(backend)
+    _ctx_depth += 1
+    return token
+
+
+def _ctx_exit(token):
+    global _ctx_depth
+    _ctx_backend.reset(token)
+    _ctx_depth -= 1
+
+
+def _current_override():
+    cdef int from_ctx
+    cdef int ov = current_override(&from_ctx)
+    return ov, ("use_backend() context" if from_ctx else
+                ("RELUKIT_BACKEND environment variable" if _global_override_source else "set_backend() call"))
+
+
+def _set_threshold(int op_class, int is_double, Py_ssize_t n):
+    _threshold[op_class][is_double] = n
+
+
+def _get_threshold(int op_class, int is_double):
+    return _threshold[op_class][is_double]
+
+
+def _set_num_threads(int n):
+    global _num_threads
+    _num_threads = n
+
+
+def _get_num_threads_setting():
+    return _num_threads
+
+
+def _set_numba_installed(bint v):
+    global _numba_installed
+    _numba_installed = v
+
+
+def _numba_status():
+    return _numba_state
+
+
+def _load_numba():
+    return load_numba() is not None
+
+
+def _decide(str kernel, x, out=None, bint masks=False):
+    """Return (backend name, reason template, flat, op class index) for a call."""
+    cdef int kid = KERNEL_NAMES.index(kernel)
+    cdef cnp.ndarray a = as_input(kernel, "x", x)
+    cdef cnp.ndarray y = a if out is None else <cnp.ndarray>out
+    cdef int reason
+    cdef bint flat = is_flat(a, None, y, masks)
+    cdef int backend = decide(kid, a, None, y, masks, flat, &reason)
+    return BACKEND_NAMES[backend], REASONS[reason], flat, KERNELS[kid].op_class

@@ -1,0 +1,38 @@
+"""relukit: compiled CPU kernels for the ReLU family of activations.
+
+Forward ops work in place (``out=x``) and can return a bit-packed mask (1 bit per element)
+that is all their backward needs. Three backends compute them: hand-written loops in Cython
+(single thread, lowest call overhead), parallel Numba kernels (large arrays), and a plain
+NumPy reference (``relukit.reference``), chosen per call by a compiled dispatcher
+(``relukit.explain`` says how; ``use_backend``/``set_backend``/``RELUKIT_BACKEND`` override).
+
+Importing relukit compiles nothing and does not import numba.
+"""
+from . import _core, reference
+from ._core import relu, relu_backward
+from .dispatch import (
+    backends,
+    explain,
+    get_backend,
+    get_num_threads,
+    set_backend,
+    set_num_threads,
+    set_threshold,
+    thresholds,
+    use_backend,
+)
+from .ops import OPS
+
+__version__ = "0.1.0"
+
+_core._reference = reference
+from .dispatch import _configure_from_environment  # noqa: E402
+
+_configure_from_environment()
+del _configure_from_environment
+
+__all__ = [
+    "relu", "relu_backward", "backends", "explain", "get_backend", "get_num_threads",
+    "set_backend", "set_num_threads", "set_threshold", "thresholds", "use_backend", "OPS",
+    "reference",
+]

@@ -1,0 +1,189 @@
+"""Which backend computes a call, and how users see and override that choice.
+
+The decision itself is compiled (``_core.decide``) so that it costs a few comparisons on
+the hot path; this module holds the user-facing controls and the measured thresholds.
+
+Decision order, first match wins:
+
+1. dtype: only native-byte-order float32 and float64 have compiled kernels; anything else
+   (float16, integers, byte-swapped) is computed by the NumPy reference.
+2. override: ``use_backend()`` context (per thread/async task) > ``set_backend()`` >
+   the ``RELUKIT_BACKEND`` environment variable read at import.
+3. layout: the Numba kernels take same-order contiguous aligned arrays (C order when a
+   mask is read or written); any other layout goes to the Cython strided driver.
+4. size: n at or above the threshold of the op's class and dtype -> Numba (parallel),
+   otherwise Cython (one thread, no launch cost).
+"""
+import contextlib
+import importlib.util
+import os
+import warnings
+
+from . import _core
+
+BACKENDS = _core.BACKEND_NAMES          # ("numpy", "cython", "numba")
+_NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
+
+# Thresholds (elements) at or above which the parallel Numba kernel replaces the
+# single-threaded Cython one, per op class and dtype. Measured on the 2-core AMD EPYC
+# (AVX-512) development machine with `python -m relukit tune`-style side-by-side timing
+# (relu in place, median of interleaved runs); see THRESHOLD_NOTES.
+DEFAULT_THRESHOLDS = {
+    # class: (float32, float64)
+    "memory-bound": (262_144, 131_072),
+}
+THRESHOLD_NOTES = """\
+memory-bound (relu, relu_backward), 2-core AMD EPYC, workqueue layer, 2 threads:
+  see the README section "Choosing the thresholds" for the measured crossover table."""
+
+
+def _class_index(name):
+    try:
+        return _core.CLASS_NAMES.index(name)
+    except ValueError:
+        raise ValueError(f"unknown op class {name!r}; known: {_core.CLASS_NAMES}") from None
+
+
+def set_threshold(op_class, dtype, n):
+    """Set the size (elements) at which ``op_class`` ops of ``dtype`` switch to Numba."""
+    import numpy as np
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"thresholds exist for float32 and float64 only, not {dt}")
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"threshold must be >= 0, got {n}")
+    _core._set_threshold(_class_index(op_class), dt == np.float64, n)
+
+
+def thresholds():
+    """The thresholds in force: ``{op_class: {"float32": n, "float64": n}}``."""
+    return {name: {"float32": _core._get_threshold(i, 0), "float64": _core._get_threshold(i, 1)}
+            for i, name in enumerate(_core.CLASS_NAMES)}
+
+
+def backends():
+    """The backends this installation can run, in order of preference for small arrays."""
+    return ["numpy", "cython"] + (["numba"] if _NUMBA_INSTALLED and _core._numba_status() >= 0 else [])
+
+
+def _backend_code(name, allow_none=True):
+    if name is None and allow_none:
+        return -1
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a string or None, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key in ("", "auto"):
+        return -1
+    if key not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {list(BACKENDS)} or None for automatic")
+    if key == "numba" and not _NUMBA_INSTALLED:
+        raise ValueError("backend 'numba' is not available: numba is not installed")
+    return BACKENDS.index(key)
+
+
+def set_backend(name):
+    """Force every relukit call in this process to use backend ``name``.
+
+    ``None`` (or ``"auto"``) restores automatic dispatch. A forced backend that cannot
+    take a call (a dtype with no compiled kernel; a layout Numba does not take) is
+    replaced for that call only, as :func:`explain` shows.
+    """
+    _core._set_global_override(_backend_code(name), 0)
+
+
+def get_backend():
+    """The backend forced in this context, or None when dispatch is automatic."""
+    code, _ = _core._current_override()
+    return None if code < 0 else BACKENDS[code]
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Context manager: force backend ``name`` (None = automatic) inside the block.
+
+    The setting is local to the current thread (and asyncio task), like
+    ``decimal.localcontext``; it takes precedence over :func:`set_backend`.
+    """
+    token = _core._ctx_enter(_backend_code(name))
+    try:
+        yield
+    finally:
+        _core._ctx_exit(token)
+
+
+def set_num_threads(n):
+    """Threads used by the parallel Numba backend (``None`` or 0: all cores)."""
+    if n is None:
+        n = 0
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"number of threads must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"number of threads must be >= 1 (or 0 for all cores), got {n}")
+    if n > 0 and _core._numba_status() == 1:
+        import numba
+        if n > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"number of threads {n} exceeds NUMBA_NUM_THREADS="
+                             f"{numba.config.NUMBA_NUM_THREADS}")
+    _core._set_num_threads(n)
+
+
+def get_num_threads():
+    """Threads the parallel backend will use."""
+    n = _core._get_num_threads_setting()
+    if n:
+        return n
+    env = os.environ.get("NUMBA_NUM_THREADS")
+    return int(env) if env and env.isdigit() else (os.cpu_count() or 1)
+
+
+def explain(op, x, out=None, return_mask=False):
+    """Say which backend ``op(x, out=out, return_mask=return_mask)`` would use, and why.
+
+    Nothing is computed. ``op`` is an op name (``"relu"``, ``"relu_backward"``).
+    """
+    import numpy as np
+    from .ops import OPS
+    kernel = op if op in _core.KERNEL_NAMES else None
+    if kernel is None:
+        raise ValueError(f"unknown op {op!r}; known: {sorted(OPS)}")
+    masks = bool(return_mask) or kernel.endswith("_backward")
+    a = np.asarray(x)
+    backend, reason, flat, cls = _core._decide(kernel, a, out, masks)
+    code, source = _core._current_override()
+    dt = a.dtype
+    is_double = dt == np.float64
+    thr = _core._get_threshold(cls, bool(is_double))
+    layout = ("C-contiguous" if a.flags.c_contiguous else
+              "F-contiguous" if a.flags.f_contiguous else "strided")
+    lines = [
+        f"{op}: backend {backend}",
+        "  " + reason.format(n=a.size, thr=thr, dtype=dt, cls=_core.CLASS_NAMES[cls], source=source),
+        f"  input: shape {a.shape}, dtype {dt}, {layout}, n = {a.size}",
+        f"  threshold ({_core.CLASS_NAMES[cls]}, {'float64' if is_double else 'float32'}): {thr} elements",
+        f"  override: {'none (automatic)' if code < 0 else BACKENDS[code] + ' from ' + source}",
+    ]
+    if backend == "numba":
+        lines.append(f"  threads: {get_num_threads()}; if another thread is running a parallel "
+                     "kernel at that moment, this call runs the Cython kernel instead")
+    return "\n".join(lines)
+
+
+def _configure_from_environment():
+    for name, (t32, t64) in DEFAULT_THRESHOLDS.items():
+        i = _class_index(name)
+        _core._set_threshold(i, 0, t32)
+        _core._set_threshold(i, 1, t64)
+    _core._set_numba_installed(_NUMBA_INSTALLED)
+    env = os.environ.get("RELUKIT_BACKEND")
+    if env:
+        try:
+            _core._set_global_override(_backend_code(env), 1)
+        except (ValueError, TypeError) as exc:
+            warnings.warn(f"relukit: ignoring RELUKIT_BACKEND={env!r}: {exc}", RuntimeWarning, stacklevel=3)
+    env = os.environ.get("RELUKIT_NUM_THREADS")
+    if env:
+        try:
+            set_num_threads(int(env))
+        except (ValueError, TypeError) as exc:
+            warnings.warn(f"relukit: ignoring RELUKIT_NUM_THREADS={env!r}: {exc}", RuntimeWarning, stacklevel=3)
