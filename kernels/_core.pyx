@@ -64,7 +64,9 @@ cdef enum:
 
 cdef enum:
     CLASS_MEMORY = 0       # memory-bound: a few flops per element
-    NCLASSES = 1
+    CLASS_MASK = 1         # any kernel that reads or writes a bit mask (own crossover:
+                           # the Numba mask kernels are slower per element than Cython's SIMD)
+    NCLASSES = 2
 
 cdef Kernel KERNELS[NKERNELS]
 KERNELS[K_RELU].f32 = relu_kernel[float]
@@ -76,7 +78,7 @@ KERNELS[K_MASK_SELECT].op_class = CLASS_MEMORY
 
 # Kernel names as the NumPy reference and the Numba backend know them.
 KERNEL_NAMES = ("relu", "relu_backward")
-CLASS_NAMES = ("memory-bound",)
+CLASS_NAMES = ("memory-bound", "mask")
 
 
 # --------------------------------------------------------------------------------------
@@ -292,6 +294,10 @@ cdef inline bint is_flat(cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint c_ord
             and (b is None or PyArray_IS_F_CONTIGUOUS(b)))
 
 
+cdef inline int op_class(int kid, bint masks) noexcept:
+    return CLASS_MASK if masks else KERNELS[kid].op_class
+
+
 cdef int decide(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint masks,
                 bint flat, int* reason) noexcept:
     cdef int from_ctx, ov
@@ -310,7 +316,7 @@ cdef int decide(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint masks
         reason[0] = R_LAYOUT
         return B_CYTHON
     n = cnp.PyArray_SIZE(a)
-    thr = _threshold[KERNELS[kid].op_class][cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE]
+    thr = _threshold[op_class(kid, masks)][cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE]
     if n < thr:
         reason[0] = R_AUTO_SMALL
         return B_CYTHON
@@ -397,9 +403,9 @@ cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, object mask_in, cnp.n
                     object mask_out, tuple params) except -1:
     """Run the parallel Numba kernel; False when it cannot run now (caller uses Cython).
 
-    Numba's workqueue threading layer aborts the process when two threads launch parallel
-    kernels at once, so launches are serialised by a non-blocking lock: a thread that finds
-    it taken runs the single-threaded Cython kernel instead of waiting.
+    Launches are serialised by a non-blocking lock: Numba's workqueue layer aborts the
+    process on concurrent launches and the others oversubscribe the cores, so a thread that
+    finds the lock taken runs the single-threaded Cython kernel instead of waiting.
     """
     runner = load_numba()
     if runner is None:
@@ -408,11 +414,10 @@ cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, object mask_in, cnp.n
     if not lock.acquire(False):
         return False
     try:
-        runner(kid, a.ravel(order="K"), None if b is None else b.ravel(order="K"),
-               mask_in, y.ravel(order="K"), mask_out, params, _num_threads)
+        return runner(kid, a.ravel(order="K"), None if b is None else b.ravel(order="K"),
+                      mask_in, y.ravel(order="K"), mask_out, params, _num_threads)
     finally:
         lock.release()
-    return True
 
 
 # --------------------------------------------------------------------------------------
@@ -677,4 +682,4 @@ def _decide(str kernel, x, out=None, bint masks=False):
     cdef int reason
     cdef bint flat = is_flat(a, None, y, masks)
     cdef int backend = decide(kid, a, None, y, masks, flat, &reason)
-    return BACKEND_NAMES[backend], REASONS[reason], flat, KERNELS[kid].op_class
+    return BACKEND_NAMES[backend], REASONS[reason], flat, op_class(kid, masks)

@@ -31,6 +31,7 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 DEFAULT_THRESHOLDS = {
     # class: (float32, float64)
     "memory-bound": (262_144, 131_072),
+    "mask": (262_144, 131_072),
 }
 THRESHOLD_NOTES = """\
 memory-bound (relu, relu_backward), 2-core AMD EPYC, workqueue layer, 2 threads:
