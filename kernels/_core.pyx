@@ -229,6 +229,7 @@ cdef enum:
     R_LAYOUT = 4
     R_OVERRIDE_LAYOUT = 5
     R_NUMBA_MISSING = 6
+    R_FORKED = 7
 
 REASONS = (
     "automatic: n = {n} is below the {cls} threshold {thr} for {dtype}, where one Cython thread beats a parallel launch",
@@ -238,6 +239,7 @@ REASONS = (
     "layout: the Numba kernels take same-order contiguous, aligned arrays only (C order when a mask is involved); the Cython strided driver handles this one without copying",
     "override asks for numba, but this layout is not one numba kernels take, so the Cython strided driver computes it",
     "n = {n} is at or above the threshold {thr}, but numba is not installed or failed to import, so Cython computes it",
+    "this process is a fork() child of one that used Numba's OpenMP threads, where a parallel launch would be terminated, so Cython computes it",
 )
 
 cdef int _global_override = B_AUTO
@@ -253,10 +255,19 @@ cdef object _par_lock = threading.Lock()
 _reference = None                             # relukit.reference, set by the package
 
 
+cdef bint _parallel_ok = True   # False in a forked child of a process that used GNU OpenMP
+
+
 def _reset_after_fork():
     # A lock held by another thread at fork() time would stay held in the child forever.
-    global _par_lock
+    # A child of a process that launched GNU OpenMP threads is terminated by Numba at its
+    # first parallel launch, so such a child computes everything with Cython.
+    global _par_lock, _parallel_ok
     _par_lock = threading.Lock()
+    if _numba_state == 1:
+        from relukit import _numba_backend
+        if _numba_backend.threading_layer() == "omp":
+            _parallel_ok = False
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -310,6 +321,9 @@ cdef int decide(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint masks
         if ov == B_NUMBA and not flat:
             reason[0] = R_OVERRIDE_LAYOUT
             return B_CYTHON
+        if ov == B_NUMBA and not _parallel_ok:
+            reason[0] = R_FORKED
+            return B_CYTHON
         reason[0] = R_OVERRIDE
         return ov
     if not flat:
@@ -322,6 +336,9 @@ cdef int decide(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint masks
         return B_CYTHON
     if not _numba_installed or _numba_state < 0:
         reason[0] = R_NUMBA_MISSING
+        return B_CYTHON
+    if not _parallel_ok:
+        reason[0] = R_FORKED
         return B_CYTHON
     reason[0] = R_AUTO_LARGE
     return B_NUMBA
@@ -585,6 +602,8 @@ cdef object mask_backward(int kid, str fname, object grad, object mask, object o
     y = prepare_out(fname, g, out, "grad")
     if y is not g and out is not None and overlaps(g, y) and not same_view(g, y):
         g = g.copy()
+    if out is not None and overlaps(m, y):
+        m = m.copy()          # the mask would be overwritten before it is read
     flat = is_flat(g, None, y, True)
     backend = decide(kid, g, None, y, True, flat, &reason)
     if backend == B_NUMPY:
@@ -678,8 +697,13 @@ def _decide(str kernel, x, out=None, bint masks=False):
     """Return (backend name, reason template, flat, op class index) for a call."""
     cdef int kid = KERNEL_NAMES.index(kernel)
     cdef cnp.ndarray a = as_input(kernel, "x", x)
-    cdef cnp.ndarray y = a if out is None else <cnp.ndarray>out
+    cdef cnp.ndarray y
     cdef int reason
+    if out is None:
+        y = a
+    else:
+        check_out(kernel, a, out, "x")
+        y = <cnp.ndarray>out
     cdef bint flat = is_flat(a, None, y, masks)
     cdef int backend = decide(kid, a, None, y, masks, flat, &reason)
     return BACKEND_NAMES[backend], REASONS[reason], flat, op_class(kid, masks)

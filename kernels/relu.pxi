@@ -4,7 +4,7 @@
 #
 # Semantics (shared by the NumPy reference and the Numba kernels):
 #   y    = 0 if x <= 0 else x      -> NaN propagates (NaN <= 0 is false) and
-#                                     relu(-0.0) = +0.0 (the output never has its sign bit set)
+#                                     relu(-0.0) = +0.0; a NaN (any sign, payload) passes unchanged
 #   bit  = not (x <= 0)            -> the gradient passes where x > 0 and at NaN (PyTorch autograd)
 #   grad = g if bit else +0.0      -> a select, not a product: NaN/inf in g is zeroed where
 #                                     the bit is clear, as in PyTorch's threshold_backward.

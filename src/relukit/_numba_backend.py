@@ -13,12 +13,12 @@ Two hazards are handled rather than avoided:
   others oversubscribe): ``_core.run_numba`` serialises launches with a non-blocking lock,
   and a thread that finds a launch in progress runs the Cython kernel instead;
 * ``fork()``: a child of a process that used GNU OpenMP is terminated by Numba at its first
-  parallel launch. An at-fork hook marks the child, whose calls then run the Cython kernel.
+  parallel launch. An at-fork hook in ``_core`` marks such a child, whose calls then run
+  the Cython kernel (``explain`` says so).
 
 Compiled kernels are cached on disk (``cache=True``). Where no cache location is writable
 Numba refuses caching at decoration time; the kernels are then compiled in memory.
 """
-import os
 import threading
 import warnings
 
@@ -29,17 +29,7 @@ from numba import njit, prange
 # per item) large enough that the per-item bookkeeping is negligible.
 MASK_CHUNK = 4096
 
-_parallel_ok = True        # False in a forked child of a process that launched GNU OpenMP
 _local = threading.local()  # the Numba thread count last set from each calling thread
-
-
-def _after_fork_in_child():
-    global _parallel_ok
-    if threading_layer() == "omp":
-        _parallel_ok = False
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _parallel_jit(fn):
@@ -97,12 +87,7 @@ def _threads(requested):
 
 
 def run(kid, a, b, mask_in, y, mask_out, params, nthreads):
-    """Run kernel ``kid`` (an index into ``_core.KERNEL_NAMES``) on flat views.
-
-    Returns False, having done nothing, where parallel launches are unsafe (forked child).
-    """
-    if not _parallel_ok:
-        return False
+    """Run kernel ``kid`` (an index into ``_core.KERNEL_NAMES``) on flat views."""
     nt = _threads(nthreads)
     # Numba's thread count is a per-calling-thread setting (~1 us to set): set it when it
     # changes. Setting it inside the kernels would make them uncachable.

@@ -95,6 +95,52 @@ def _torch_idioms(torch):
     }
 
 
+def _torch_calls(torch, op, x, g, saved):
+    """{variant: zero-argument call} for PyTorch on tensors sharing memory with x, g, saved."""
+    idiom = _torch_idioms(torch).get(op.name) if torch is not None else None
+    if idiom is None:
+        return None
+    t, tg = torch.from_numpy(x), torch.from_numpy(g)
+    fwd_, fwd, keep, bwd_ = idiom["forward_"], idiom["forward"], idiom["saved"], idiom["backward_"]
+
+    def mask_forward():
+        m = keep(t)
+        fwd_(t)
+        return m
+    calls = {"forward in place": lambda: fwd_(t), "forward out of place": lambda: fwd(t),
+             "forward + mask": mask_forward}
+    if saved.dtype == bool:
+        tm = torch.from_numpy(saved)
+        calls["backward"] = lambda: bwd_(tg, tm)
+    return calls
+
+
+def _numexpr_calls(ne, op, x, g, saved):
+    """{variant: zero-argument call} for numexpr on x, g and the bool mask ``saved``."""
+    expr = NUMEXPR_EXPRESSIONS.get(op.name) if ne is not None else None
+    if expr is None:
+        return None
+    evaluate = ne.evaluate
+    fwd, keep, bwd = expr["forward"], expr["saved"], expr["backward"]
+    dx = {"x": x}
+
+    def mask_forward():
+        m = evaluate(keep, local_dict=dx)
+        evaluate(fwd, local_dict=dx, out=x)
+        return m
+    calls = {"forward in place": lambda: evaluate(fwd, local_dict=dx, out=x),
+             "forward out of place": lambda: evaluate(fwd, local_dict=dx),
+             "forward + mask": mask_forward}
+    if saved.dtype == bool:
+        dg = {"g": g, "m": saved}
+        calls["backward"] = lambda: evaluate(bwd, local_dict=dg, out=g)
+    return calls
+
+
+def _to_numpy(r):
+    return r.numpy() if hasattr(r, "numpy") else np.asarray(r)
+
+
 # --------------------------------------------------------------------------------------
 # Contenders and cells
 # --------------------------------------------------------------------------------------
@@ -277,11 +323,6 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
                 continue
             cell.contenders.append(make(b))
 
-    torch = peers.get("torch")
-    ne = peers.get("numexpr")
-    tid = _torch_idioms(torch).get(op.name) if torch is not None else None
-    nex = NUMEXPR_EXPRESSIONS.get(op.name) if ne is not None else None
-
     if variant == "forward in place":
         bm = 2 * nbytes
         x_ok = _exact_checker(op, y_ref, f"{op.name}(x, out=x)")
@@ -290,15 +331,7 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
                                  lambda r: x_close(x), kind="numpy", bytes_moved=bm))
         add_relukit(lambda b: C(b or "relukit", lambda: op.forward(x, out=x, **P), restore_x,
                                 lambda r: x_ok(x), backend=b, bytes_moved=bm))
-        if tid:
-            t = torch.from_numpy(x)
-            f = tid["forward_"]
-            cell.contenders.append(C("torch", lambda: f(t), restore_x, lambda r: x_close(x), kind="peer", bytes_moved=bm))
-        if nex:
-            d = {"x": x}
-            e = nex["forward"]
-            cell.contenders.append(C("numexpr", lambda: ne.evaluate(e, local_dict=d, out=x), restore_x,
-                                     lambda r: x_close(x), kind="peer", bytes_moved=bm))
+        peer_spec = (restore_x, lambda r: x_close(x), bm)
 
     elif variant == "forward out of place":
         bm = 2 * nbytes
@@ -311,16 +344,7 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
         cell.contenders.append(C("numpy", lambda: np_oop(x), None, y_close, kind="numpy", bytes_moved=bm))
         add_relukit(lambda b: C(b or "relukit", lambda: op.forward(x, **P), None, y_ok,
                                 backend=b, bytes_moved=bm))
-        if tid:
-            t = torch.from_numpy(x)
-            f = tid["forward"]
-            cell.contenders.append(C("torch", lambda: f(t), None, lambda r: y_close(r.numpy()),
-                                     kind="peer", bytes_moved=bm))
-        if nex:
-            d = {"x": x}
-            e = nex["forward"]
-            cell.contenders.append(C("numexpr", lambda: ne.evaluate(e, local_dict=d), None, y_close,
-                                     kind="peer", bytes_moved=bm))
+        peer_spec = (None, lambda r: y_close(_to_numpy(r)), bm)
 
     elif variant == "forward + mask":
         x_ok = _exact_checker(op, y_ref, f"{op.name}(x, out=x, return_mask=True) output")
@@ -348,25 +372,7 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
         cell.contenders.append(C("numpy", np_mask_forward, restore_x, peer_check, kind="numpy", bytes_moved=bm_np))
         add_relukit(lambda b: C(b or "relukit", lambda: op.forward(x, out=x, return_mask=True, **P),
                                 restore_x, rk_check, backend=b, bytes_moved=2 * nbytes + (x0.size + 7) // 8))
-        if tid:
-            t = torch.from_numpy(x)
-            f, s = tid["forward_"], tid["saved"]
-
-            def torch_mask_forward():
-                m = s(t)
-                f(t)
-                return m
-            cell.contenders.append(C("torch", torch_mask_forward, restore_x, lambda m: peer_check(m.numpy()),
-                                     kind="peer", bytes_moved=bm_np))
-        if nex:
-            d = {"x": x}
-            e, s = nex["forward"], nex["saved"]
-
-            def ne_mask_forward():
-                m = ne.evaluate(s, local_dict=d)
-                ne.evaluate(e, local_dict=d, out=x)
-                return m
-            cell.contenders.append(C("numexpr", ne_mask_forward, restore_x, peer_check, kind="peer", bytes_moved=bm_np))
+        peer_spec = (restore_x, lambda m: peer_check(_to_numpy(m)), bm_np)
 
     elif variant == "backward":
         g_ref = op.ref_backward(g0, rk_saved, **P)
@@ -377,28 +383,27 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
                                  lambda r: g_close(g), kind="numpy", bytes_moved=2 * nbytes + saved_bytes))
         add_relukit(lambda b: C(b or "relukit", lambda: op.backward(g, rk_saved, out=g, **P), restore_g,
                                 lambda r: g_ok(g), backend=b, bytes_moved=2 * nbytes + rk_saved.nbytes))
-        if tid and np_saved.dtype == bool:
-            tg, tm = torch.from_numpy(g), torch.from_numpy(np_saved)
-            f = tid["backward_"]
-            cell.contenders.append(C("torch", lambda: f(tg, tm), restore_g, lambda r: g_close(g), kind="peer",
-                                     bytes_moved=2 * nbytes + saved_bytes))
-        if nex and np_saved.dtype == bool:
-            d = {"g": g, "m": np_saved}
-            e = nex["backward"]
-            cell.contenders.append(C("numexpr", lambda: ne.evaluate(e, local_dict=d, out=g), restore_g,
-                                     lambda r: g_close(g), kind="peer", bytes_moved=2 * nbytes + saved_bytes))
+        peer_spec = (restore_g, lambda r: g_close(g), 2 * nbytes + saved_bytes)
     else:
         raise ValueError(f"unknown variant {variant!r}; known: {VARIANTS}")
+
+    # Peers: the same calls on the same buffers, checked like NumPy's idiom.
+    for name, calls in (("torch", _torch_calls(peers.get("torch"), op, x, g, np_saved)),
+                        ("numexpr", _numexpr_calls(peers.get("numexpr"), op, x, g, np_saved))):
+        call = (calls or {}).get(variant)
+        if call is not None:
+            rest, check, bm_peer = peer_spec
+            cell.contenders.append(C(name, call, rest, check, kind="peer", bytes_moved=bm_peer))
 
     if bandwidth:
         # One read and one write of the array, with the variant's memory pattern.
         if variant == "forward out of place":
-            neg_ok = _exact_checker(op, -x0, "np.negative(x)")
+            neg_ok = _exact_checker(op, -x0, "np.negative(x)", max_ulp=0)
             cell.contenders.append(C("np.negative", lambda: np.negative(x), None, neg_ok,
                                      kind="reference", bytes_moved=2 * nbytes))
         else:
             buf, buf0, rest = (g, g0, restore_g) if variant == "backward" else (x, x0, restore_x)
-            neg_ok = _exact_checker(op, -buf0, "np.negative(a, out=a)")
+            neg_ok = _exact_checker(op, -buf0, "np.negative(a, out=a)", max_ulp=0)
             cell.contenders.append(C("np.negative", lambda: np.negative(buf, out=buf), rest,
                                      lambda r: neg_ok(buf), kind="reference", bytes_moved=2 * nbytes))
     cell.auto_backend = which_backend(op, variant, x, g, rk_saved)
@@ -682,6 +687,10 @@ def fmt_n(n):
     return f"10^{e}" if 10**e == n else f"{n:,}"
 
 
+def fmt_threshold(n):
+    return "never" if n >= 2**60 else f">= {n:,}"
+
+
 def fmt_gbs(bytes_moved, s):
     return f"{bytes_moved / s / 1e9:.1f}" if s and s > 0 else "-"
 
@@ -823,9 +832,9 @@ def _print_header(env, peers, warm_s, warm_msgs, out):
     w(f"relukit:    backends {', '.join(env['relukit_backends'])}; parallel backend threads "
       f"{env['relukit_threads']}; numba threading layer {env.get('numba_layer') or '-'}"
       + (f"; forced backend {env['forced_backend']}" if env["forced_backend"] else ""))
-    thr = "; ".join(f"{cls}: float32 >= {v['float32']:,}, float64 >= {v['float64']:,}"
+    thr = "; ".join(f"{cls}: float32 {fmt_threshold(v['float32'])}, float64 {fmt_threshold(v['float64'])}"
                     for cls, v in env["thresholds"].items())
-    w(f"thresholds: numba from n = ({thr}) elements, cython below")
+    w(f"thresholds: automatic dispatch runs numba from n = ({thr}), cython below")
     peer_txt = []
     if "torch" in peers:
         peer_txt.append(f"torch {env['torch']} ({env['torch_threads']} threads, default)")
@@ -848,7 +857,8 @@ def run(args, out=None):
             print(f"relukit bench: unknown op(s) {unknown}; known: {sorted(relukit.OPS)}", file=sys.stderr)
             return 2
         ops = [relukit.OPS[o] for o in args.ops]
-    variants = [VARIANT_KEYS[v] for v in args.variants] if args.variants else list(VARIANTS)
+    chosen = {VARIANT_KEYS[v] for v in args.variants} if args.variants else set(VARIANTS)
+    variants = [v for v in VARIANTS if v in chosen]
     quick = args.quick
     repeats = args.repeats or (5 if quick else 15)
     if repeats < 1:

@@ -26,16 +26,25 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 
 # Thresholds (elements) at or above which the parallel Numba kernel replaces the
 # single-threaded Cython one, per op class and dtype. Measured on the 2-core AMD EPYC
-# (AVX-512) development machine with `python -m relukit tune`-style side-by-side timing
-# (relu in place, median of interleaved runs); see THRESHOLD_NOTES.
+# (AVX-512) development machine, Numba 0.68 with its OpenMP layer, 2 threads: best of 9
+# interleaved runs, Cython time / Numba time (> 1: Numba faster):
+#
+#   relu in place        2^15  2^16  2^17  2^18  2^19  2^20  2^21  2^22  2^23  2^24
+#     float32            0.58  0.88  1.08  1.47  1.55  1.72  1.90  3.00  1.86  1.35
+#     float64            1.02  0.85  0.85  2.02  1.32  2.06  1.99  0.95  1.15  1.17
+#   relu + mask float32  0.10  0.11  0.12  0.11  0.10  0.11  0.24  0.21  0.26  0.20
+#   relu_backward f32    0.25  0.29  0.37  0.38  0.37  0.44  0.66  0.98  0.90  0.49
+#
+# So memory-bound ops switch at 2^17 (float32) and 2^18 (float64). The Numba mask kernels
+# lose at every size (their bit packing and expansion do not vectorise; the Cython ones
+# use SIMD intrinsics), so the mask class never switches automatically: forcing the numba
+# backend still runs them, and `set_threshold("mask", ...)` can change this.
+NEVER = 2**62
 DEFAULT_THRESHOLDS = {
     # class: (float32, float64)
-    "memory-bound": (262_144, 131_072),
-    "mask": (262_144, 131_072),
+    "memory-bound": (131_072, 262_144),
+    "mask": (NEVER, NEVER),
 }
-THRESHOLD_NOTES = """\
-memory-bound (relu, relu_backward), 2-core AMD EPYC, workqueue layer, 2 threads:
-  see the README section "Choosing the thresholds" for the measured crossover table."""
 
 
 def _class_index(name):
@@ -121,21 +130,25 @@ def set_num_threads(n):
         raise TypeError(f"number of threads must be an int, got {type(n).__name__}")
     if n < 0:
         raise ValueError(f"number of threads must be >= 1 (or 0 for all cores), got {n}")
-    if n > 0 and _core._numba_status() == 1:
-        import numba
-        if n > numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(f"number of threads {n} exceeds NUMBA_NUM_THREADS="
-                             f"{numba.config.NUMBA_NUM_THREADS}")
+    if n > _max_threads():
+        raise ValueError(f"number of threads {n} exceeds the {_max_threads()} the parallel "
+                         "backend can start (NUMBA_NUM_THREADS, default: the CPU count)")
     _core._set_num_threads(n)
+
+
+def _max_threads():
+    # Numba's own upper bound, known without importing numba: NUMBA_NUM_THREADS if set,
+    # else the CPU count (numba.config's default).
+    if _core._numba_status() == 1:
+        import numba
+        return numba.config.NUMBA_NUM_THREADS
+    env = os.environ.get("NUMBA_NUM_THREADS", "")
+    return int(env) if env.strip().isdigit() and int(env) > 0 else (os.cpu_count() or 1)
 
 
 def get_num_threads():
     """Threads the parallel backend will use."""
-    n = _core._get_num_threads_setting()
-    if n:
-        return n
-    env = os.environ.get("NUMBA_NUM_THREADS")
-    return int(env) if env and env.isdigit() else (os.cpu_count() or 1)
+    return _core._get_num_threads_setting() or _max_threads()
 
 
 def explain(op, x, out=None, return_mask=False):

@@ -2,9 +2,9 @@
 
 An entry binds the compiled public functions to their NumPy reference, their formula and
 derivative (for the docstrings), what the backward pass needs, the accuracy bound the tests
-enforce, and the NumPy idioms the benchmarks compare against. Tests
-(``tests/test_ops.py``) and benchmarks (``bench/``, ``python -m relukit bench``) iterate
-over ``OPS``; adding an op means one entry here plus its kernels.
+enforce, and the NumPy idioms the benchmarks compare against. The tests (``tests/``) and
+the benchmarks (``bench/``, ``python -m relukit bench``) iterate over ``OPS``; adding an op
+means one entry here plus its kernels.
 """
 from dataclasses import dataclass, field
 from typing import Callable

@@ -1,0 +1,160 @@
+"""Every op of ``relukit.OPS`` x variant x n x dtype x implementation, as pytest-benchmark groups.
+
+A group is one cell, ``"{op} {variant} | n={n} | {dtype}"``; its members are the
+implementations compared there:
+
+``relukit``          automatic dispatch (what users get)
+``relukit-cython``   relukit forced to the Cython kernels (``relukit.use_backend``)
+``relukit-numba``    relukit forced to the parallel Numba kernels
+``numpy``            the op's NumPy idiom from the op table (``op.numpy_forward`` ...)
+``bandwidth-ref``    ``np.negative``: one read + one write of the same array (in place on the
+                     mutated buffer; allocating for out of place), a memory-bandwidth yardstick
+``torch``/``numexpr`` peers, only when importable
+
+The contenders are the ones ``python -m relukit bench`` times (``relukit.bench.build_cell``).
+In-place calls use ``benchmark.pedantic(setup=restore)``: the input is restored from a
+pristine copy (untimed) before every round, one call per round, so every timed call sees the
+original data (at n = 10^3 the ~50 ns timer/call overhead of a round is included, equally for
+every member of a group). Out-of-place calls do not touch their input and run several
+iterations per round when a call is short. Each test checks its result against
+``relukit.reference`` before and after timing, also under ``--benchmark-disable``.
+"""
+import functools
+import os
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytest_benchmark")
+
+import relukit  # noqa: E402
+from relukit import bench as rb  # noqa: E402
+
+SIZES = [10**3, 10**4, 10**5, 10**6, 10**7]
+QUICK_SIZES = [10**3, 10**6]
+BIG = 10**8
+DTYPES = ["float32", "float64"]
+
+# implementation id -> contender name in relukit.bench cells
+IMPLS = {
+    "relukit": "relukit",
+    "relukit-cython": "cython",
+    "relukit-numba": "numba",
+    "numpy": "numpy",
+    "bandwidth-ref": "np.negative",
+    "torch": "torch",
+    "numexpr": "numexpr",
+}
+PEERS = rb.load_peers()
+
+# time spent on one benchmark (seconds), and bounds on its rounds: (full, quick)
+BUDGET_S = (0.25, 0.03)
+MIN_ROUNDS = (5, 3)
+MAX_ROUNDS = (20000, 300)
+ITER_TARGET_S = 20e-6       # out of place: iterations per round so a round lasts about this
+
+
+def _quick(config):
+    # same rule as conftest.bench_quick (kept here: conftest modules are not importable by name)
+    env = os.environ.get("RELUKIT_BENCH_QUICK", "").strip().lower()
+    return bool(config.getoption("--bench-quick")) or env not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def quick(request):
+    return _quick(request.config)
+
+
+def _slug(variant):
+    return variant.replace(" + ", "+").replace(" ", "-")
+
+
+def pytest_generate_tests(metafunc):
+    if "case" not in metafunc.fixturenames:
+        return
+    quick = _quick(metafunc.config)
+    sizes = list(QUICK_SIZES if quick else SIZES)
+    if metafunc.config.getoption("--big"):
+        sizes.append(BIG)
+    impls = [i for i in IMPLS if i not in ("torch", "numexpr") or i in PEERS]
+    cases, ids = [], []
+    for n in sizes:                      # n outermost: the cached inputs are reused in order
+        for dtype in DTYPES:
+            for op in relukit.OPS.values():
+                for variant in rb.variants_of(op):
+                    for impl in impls:
+                        cases.append((op.name, variant, n, dtype, impl))
+                        ids.append(f"{op.name}-{_slug(variant)}-n{n}-{dtype}-{impl}")
+    metafunc.parametrize("case", cases, ids=ids)
+
+
+@functools.lru_cache(maxsize=1)
+def _inputs(n, dtype):
+    return rb.Inputs(n, dtype)
+
+
+@functools.lru_cache(maxsize=1)
+def _cell(op_name, variant, n, dtype):
+    # One cell per group, built once and shared by the group's tests (they run in a row).
+    return rb.build_cell(relukit.OPS[op_name], variant, _inputs(n, dtype), backends=True,
+                         peers=PEERS, bandwidth=True)
+
+
+def _single_call_s(c, reps=3):
+    best = float("inf")
+    with c.context():
+        for _ in range(reps):
+            if c.restore is not None:
+                c.restore()
+            t0 = time.perf_counter()
+            c.call()
+            best = min(best, time.perf_counter() - t0)
+    return max(best, 1e-9)
+
+
+def test_op(benchmark, case, quick):
+    op_name, variant, n, dtype, impl = case
+    cell = _cell(op_name, variant, n, dtype)
+    by_name = {c.name: c for c in cell.contenders}
+    c = by_name.get(IMPLS[impl])
+    if c is None:
+        why = [note for note in cell.notes if note.startswith(IMPLS[impl])]
+        pytest.skip(why[0] if why else f"{impl} does not apply to {op_name} {variant}")
+
+    benchmark.group = f"{op_name} {variant} | n={n} | {dtype}"
+    benchmark.extra_info.update({
+        "op": op_name, "variant": variant, "n": n, "dtype": dtype, "impl": impl,
+        "backend": (cell.auto_backend if impl == "relukit" else c.backend or "-"),
+        "bytes_moved": c.bytes_moved, "fresh_input": True,
+    })
+
+    # correctness first (also the warm-up: Numba compiles or loads its kernel here)
+    c.run_checked()
+
+    q = 1 if quick else 0
+    with c.context():
+        if benchmark.disabled:
+            result = benchmark.pedantic(c.call, setup=c.restore)
+        else:
+            t1 = _single_call_s(c)
+            if c.restore is not None:
+                # in place: restore before every round, one call per round
+                restore_s = rb._time_restore(c)
+                rounds = int(BUDGET_S[q] / (t1 + restore_s))
+                rounds = max(MIN_ROUNDS[q], min(MAX_ROUNDS[q], rounds))
+                result = benchmark.pedantic(c.call, setup=c.restore, rounds=rounds,
+                                            warmup_rounds=1, iterations=1)
+            else:
+                iterations = max(1, round(ITER_TARGET_S / t1))
+                rounds = int(BUDGET_S[q] / (t1 * iterations))
+                rounds = max(MIN_ROUNDS[q], min(MAX_ROUNDS[q], rounds))
+                result = benchmark.pedantic(c.call, rounds=rounds, warmup_rounds=1,
+                                            iterations=iterations)
+    # the state after the last timed round is one call on restored input: check it again
+    if c.check is not None:
+        c.check(result)
+
+    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+    if stats is not None and stats.median > 0:
+        benchmark.extra_info["GB/s"] = round(c.bytes_moved / stats.median / 1e9, 2)
