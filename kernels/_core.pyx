@@ -46,6 +46,7 @@ cdef enum:
 # one float output, an optional output mask, and the op's scalar parameters.
 # --------------------------------------------------------------------------------------
 include "relu.pxi"
+include "piecewise.pxi"
 
 ctypedef void (*kern32_t)(const float*, const float*, const uint8_t*, float*, uint8_t*,
                           Py_ssize_t, const double*) noexcept nogil
@@ -59,8 +60,11 @@ cdef struct Kernel:
 
 cdef enum:
     K_RELU = 0
-    K_MASK_SELECT = 1
-    NKERNELS = 2
+    K_MASK_SELECT = 1      # backward: g where the bit is set, else 0 (relu, relu6)
+    K_RELU6 = 2
+    K_LEAKY_RELU = 3
+    K_MASK_SCALE = 4       # backward: g where the bit is set, else slope * g (leaky_relu)
+    NKERNELS = 5
 
 cdef enum:
     CLASS_MEMORY = 0       # memory-bound: a few flops per element
@@ -69,15 +73,28 @@ cdef enum:
     NCLASSES = 2
 
 cdef Kernel KERNELS[NKERNELS]
-KERNELS[K_RELU].f32 = relu_kernel[float]
-KERNELS[K_RELU].f64 = relu_kernel[double]
-KERNELS[K_RELU].op_class = CLASS_MEMORY
-KERNELS[K_MASK_SELECT].f32 = mask_select_kernel[float]
-KERNELS[K_MASK_SELECT].f64 = mask_select_kernel[double]
-KERNELS[K_MASK_SELECT].op_class = CLASS_MEMORY
 
-# Kernel names as the NumPy reference and the Numba backend know them.
-KERNEL_NAMES = ("relu", "relu_backward")
+
+cdef void register(int kid, kern32_t f32, kern64_t f64, int op_class) noexcept:
+    KERNELS[kid].f32 = f32
+    KERNELS[kid].f64 = f64
+    KERNELS[kid].op_class = op_class
+
+
+register(K_RELU, relu_kernel[float], relu_kernel[double], CLASS_MEMORY)
+register(K_MASK_SELECT, mask_select_kernel[float], mask_select_kernel[double], CLASS_MEMORY)
+register(K_RELU6, relu6_kernel[float], relu6_kernel[double], CLASS_MEMORY)
+register(K_LEAKY_RELU, leaky_relu_kernel[float], leaky_relu_kernel[double], CLASS_MEMORY)
+register(K_MASK_SCALE, mask_scale_kernel[float], mask_scale_kernel[double], CLASS_MEMORY)
+
+# Kernel names as the Numba backend knows them (index = kernel id).
+KERNEL_NAMES = ("relu", "mask_select", "relu6", "leaky_relu", "mask_scale")
+# Public function -> kernel id (explain() and the tests use this).
+FUNCTION_KERNELS = {
+    "relu": K_RELU, "relu_backward": K_MASK_SELECT,
+    "relu6": K_RELU6, "relu6_backward": K_MASK_SELECT,
+    "leaky_relu": K_LEAKY_RELU, "leaky_relu_backward": K_MASK_SCALE,
+}
 CLASS_NAMES = ("memory-bound", "mask")
 
 
@@ -431,7 +448,7 @@ cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, object mask_in, cnp.n
     if not lock.acquire(False):
         return False
     try:
-        return runner(kid, a.ravel(order="K"), None if b is None else b.ravel(order="K"),
+        return runner(KERNEL_NAMES[kid], a.ravel(order="K"), None if b is None else b.ravel(order="K"),
                       mask_in, y.ravel(order="K"), mask_out, params, _num_threads)
     finally:
         lock.release()
@@ -576,7 +593,9 @@ cdef object forward(int kid, str fname, object x, object out, bint return_mask,
     flat = is_flat(a, None, y, return_mask)
     backend = decide(kid, a, None, y, return_mask, flat, &reason)
     if backend == B_NUMPY:
-        return getattr(_reference, KERNEL_NAMES[kid])(a, y, return_mask, *pparams)
+        if return_mask:
+            return getattr(_reference, fname)(a, *pparams, out=y, return_mask=True)
+        return getattr(_reference, fname)(a, *pparams, out=y)
     if return_mask:
         m = new_mask(cnp.PyArray_SIZE(a))
     if backend == B_NUMBA and run_numba(kid, a, None, None, y, m, pparams):
@@ -607,7 +626,7 @@ cdef object mask_backward(int kid, str fname, object grad, object mask, object o
     flat = is_flat(g, None, y, True)
     backend = decide(kid, g, None, y, True, flat, &reason)
     if backend == B_NUMPY:
-        return getattr(_reference, KERNEL_NAMES[kid])(g, m, y, *pparams)
+        return getattr(_reference, fname)(g, m, *pparams, out=y)
     if backend == B_NUMBA and run_numba(kid, g, None, m, y, None, pparams):
         pass
     elif flat:
@@ -628,6 +647,30 @@ def relu(x, out=None, bint return_mask=False):
 def relu_backward(grad, mask, out=None):
     """relu_backward(grad, mask, out=None)"""
     return mask_backward(K_MASK_SELECT, "relu_backward", grad, mask, out, NULL, ())
+
+
+def relu6(x, out=None, bint return_mask=False):
+    """relu6(x, out=None, return_mask=False)"""
+    return forward(K_RELU6, "relu6", x, out, return_mask, NULL, ())
+
+
+def relu6_backward(grad, mask, out=None):
+    """relu6_backward(grad, mask, out=None)"""
+    return mask_backward(K_MASK_SELECT, "relu6_backward", grad, mask, out, NULL, ())
+
+
+def leaky_relu(x, double negative_slope=0.01, out=None, bint return_mask=False):
+    """leaky_relu(x, negative_slope=0.01, out=None, return_mask=False)"""
+    cdef double p[1]
+    p[0] = negative_slope
+    return forward(K_LEAKY_RELU, "leaky_relu", x, out, return_mask, p, (negative_slope,))
+
+
+def leaky_relu_backward(grad, mask, double negative_slope=0.01, out=None):
+    """leaky_relu_backward(grad, mask, negative_slope=0.01, out=None)"""
+    cdef double p[1]
+    p[0] = negative_slope
+    return mask_backward(K_MASK_SCALE, "leaky_relu_backward", grad, mask, out, p, (negative_slope,))
 
 
 # --------------------------------------------------------------------------------------
@@ -693,16 +736,16 @@ def _load_numba():
     return load_numba() is not None
 
 
-def _decide(str kernel, x, out=None, bint masks=False):
+def _decide(str function, x, out=None, bint masks=False):
     """Return (backend name, reason template, flat, op class index) for a call."""
-    cdef int kid = KERNEL_NAMES.index(kernel)
-    cdef cnp.ndarray a = as_input(kernel, "x", x)
+    cdef int kid = FUNCTION_KERNELS[function]
+    cdef cnp.ndarray a = as_input(function, "x", x)
     cdef cnp.ndarray y
     cdef int reason
     if out is None:
         y = a
     else:
-        check_out(kernel, a, out, "x")
+        check_out(function, a, out, "x")
         y = <cnp.ndarray>out
     cdef bint flat = is_flat(a, None, y, masks)
     cdef int backend = decide(kid, a, None, y, masks, flat, &reason)

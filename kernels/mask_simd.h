@@ -192,4 +192,70 @@ static inline void rk_select_f64(const double *g, const uint8_t *m, double *y, p
     rk_select_f64_scalar(g, m, y, i, n);
 }
 
+/* ---- generic flag packing, for ops without a dedicated kernel above ----
+ * A kernel computes one 0/1 byte per element into a block buffer (a loop the compiler
+ * vectorises: a compare stored as bytes), then packs the block with rk_pack_flags; a
+ * backward unpacks a block of mask bits into 0/1 bytes with rk_unpack_flags and selects
+ * with a vectorised loop. `start` and `n` count elements; blocks start on whole bytes. */
+
+static inline void rk_pack_flags(const uint8_t *f, uint8_t *m, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+#if defined(__AVX512BW__)
+    for (; i + 64 <= n; i += 64) {
+        __m512i v = _mm512_loadu_si512((const void *)(f + i));
+        uint64_t k = (uint64_t)_mm512_test_epi8_mask(v, v);
+        memcpy(m + (i >> 3), &k, 8);
+    }
+#elif defined(__AVX2__)
+    for (; i + 32 <= n; i += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(f + i));
+        uint32_t k = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(v, 7));
+        memcpy(m + (i >> 3), &k, 4);
+    }
+#endif
+    /* eight 0/1 bytes -> one byte: the multiply moves byte j's bit to bit 56 + j (the
+     * partial products land on distinct bits, so nothing carries into the top byte). */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, f + i, 8);
+        m[i >> 3] = (uint8_t)((w * 0x0102040810204080ULL) >> 56);
+    }
+    if (i < n) {
+        uint8_t byte = 0;
+        for (ptrdiff_t j = i; j < n; j++)
+            byte |= (uint8_t)((f[j] & 1) << (j - i));
+        m[i >> 3] = byte;
+    }
+}
+
+static inline void rk_unpack_flags(const uint8_t *m, uint8_t *f, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+#if defined(__AVX512BW__)
+    const __m512i one = _mm512_set1_epi8(1);
+    for (; i + 64 <= n; i += 64) {
+        uint64_t k;
+        memcpy(&k, m + (i >> 3), 8);
+        _mm512_storeu_si512((void *)(f + i), _mm512_maskz_mov_epi8((__mmask64)k, one));
+    }
+#elif defined(__AVX2__)
+    /* byte j of the result tests bit (j & 7) of mask byte (j >> 3) */
+    const __m256i spread = _mm256_setr_epi8(0,0,0,0,0,0,0,0, 1,1,1,1,1,1,1,1,
+                                            2,2,2,2,2,2,2,2, 3,3,3,3,3,3,3,3);
+    const __m256i bit = _mm256_setr_epi8(1,2,4,8,16,32,64,-128, 1,2,4,8,16,32,64,-128,
+                                         1,2,4,8,16,32,64,-128, 1,2,4,8,16,32,64,-128);
+    const __m256i one = _mm256_set1_epi8(1);
+    for (; i + 32 <= n; i += 32) {
+        uint32_t k;
+        memcpy(&k, m + (i >> 3), 4);
+        __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)k), spread);
+        __m256i c = _mm256_cmpeq_epi8(_mm256_and_si256(b, bit), bit);
+        _mm256_storeu_si256((__m256i *)(f + i), _mm256_and_si256(c, one));
+    }
+#endif
+    for (; i < n; i++)
+        f[i] = (uint8_t)((m[i >> 3] >> (i & 7)) & 1);
+}
+
 #endif /* RELUKIT_MASK_SIMD_H */

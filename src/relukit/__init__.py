@@ -9,7 +9,14 @@ NumPy reference (``relukit.reference``), chosen per call by a compiled dispatche
 Importing relukit compiles nothing and does not import numba.
 """
 from . import _core, reference
-from ._core import relu, relu_backward
+from ._core import (
+    leaky_relu,
+    leaky_relu_backward,
+    relu,
+    relu6,
+    relu6_backward,
+    relu_backward,
+)
 from .dispatch import (
     backends,
     explain,
@@ -32,7 +39,8 @@ _configure_from_environment()
 del _configure_from_environment
 
 __all__ = [
-    "relu", "relu_backward", "backends", "explain", "get_backend", "get_num_threads",
+    "relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward",
+    "backends", "explain", "get_backend", "get_num_threads",
     "set_backend", "set_num_threads", "set_threshold", "thresholds", "use_backend", "OPS",
     "reference",
 ]

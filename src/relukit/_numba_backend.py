@@ -23,6 +23,7 @@ import threading
 import warnings
 
 import numba
+import numpy as np
 from numba import njit, prange
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
@@ -41,6 +42,40 @@ def _parallel_jit(fn):
         return njit(parallel=True, nogil=True, cache=False)(fn)
 
 
+def _elementwise(fn):
+    return njit(inline="always", nogil=True)(fn)
+
+
+# ---- per-element arithmetic, identical to the Cython kernels' (kernels/*.pxi) ----
+
+@_elementwise
+def _relu6_one(v, zero, six):
+    return zero if v <= 0 else (six if v >= 6 else v)
+
+
+@_elementwise
+def _leaky_one(v, slope):
+    return v if v > 0 else v * slope
+
+
+@_elementwise
+def _pack_chunk(flags, cnt, mask, byte0):
+    # 0/1 bytes -> bits, byte by byte (the Cython side packs with SIMD instructions)
+    nfull = cnt // 8
+    for b in range(nfull):
+        w = 0
+        for j in range(8):
+            w |= flags[8 * b + j] << j
+        mask[byte0 + b] = w
+    if cnt % 8:
+        w = 0
+        for j in range(8 * nfull, cnt):
+            w |= flags[j] << (j % 8)
+        mask[byte0 + nfull] = w
+
+
+# ---- kernels ----
+
 @_parallel_jit
 def relu(x, y):
     zero = x.dtype.type(0)
@@ -51,28 +86,65 @@ def relu(x, y):
 
 @_parallel_jit
 def relu_mask(x, y, mask):
-    # Two passes per chunk: the select (vectorised), then the mask packed from the output
-    # while the chunk is still in cache. not (y <= 0) equals not (x <= 0): y is x where x > 0
-    # or NaN, and +0.0 elsewhere.
     n = x.size
     zero = x.dtype.type(0)
     nchunks = (n + MASK_CHUNK - 1) // MASK_CHUNK
     for c in prange(nchunks):
         start = c * MASK_CHUNK
         stop = min(start + MASK_CHUNK, n)
+        flags = np.empty(MASK_CHUNK, np.uint8)
         for i in range(start, stop):
             v = x[i]
-            y[i] = zero if v <= 0 else v
-        for b in range(start // 8, stop // 8):
-            byte = 0
-            for j in range(8):
-                byte |= (not (y[8 * b + j] <= 0)) << j
-            mask[b] = byte
-        if stop == n and n % 8:
-            byte = 0
-            for i in range(n - n % 8, n):
-                byte |= (not (y[i] <= 0)) << (i % 8)
-            mask[n // 8] = byte
+            keep = not (v <= 0)
+            flags[i - start] = keep
+            y[i] = v if keep else zero
+        _pack_chunk(flags, stop - start, mask, start // 8)
+
+
+@_parallel_jit
+def relu6(x, y):
+    zero, six = x.dtype.type(0), x.dtype.type(6)
+    for i in prange(x.size):
+        y[i] = _relu6_one(x[i], zero, six)
+
+
+@_parallel_jit
+def relu6_mask(x, y, mask):
+    n = x.size
+    zero, six = x.dtype.type(0), x.dtype.type(6)
+    nchunks = (n + MASK_CHUNK - 1) // MASK_CHUNK
+    for c in prange(nchunks):
+        start = c * MASK_CHUNK
+        stop = min(start + MASK_CHUNK, n)
+        flags = np.empty(MASK_CHUNK, np.uint8)
+        for i in range(start, stop):
+            v = x[i]
+            flags[i - start] = (v > 0) and (v < 6)
+            y[i] = _relu6_one(v, zero, six)
+        _pack_chunk(flags, stop - start, mask, start // 8)
+
+
+@_parallel_jit
+def leaky_relu(x, y, slope):
+    s = x.dtype.type(slope)
+    for i in prange(x.size):
+        y[i] = _leaky_one(x[i], s)
+
+
+@_parallel_jit
+def leaky_relu_mask(x, y, mask, slope):
+    n = x.size
+    s = x.dtype.type(slope)
+    nchunks = (n + MASK_CHUNK - 1) // MASK_CHUNK
+    for c in prange(nchunks):
+        start = c * MASK_CHUNK
+        stop = min(start + MASK_CHUNK, n)
+        flags = np.empty(MASK_CHUNK, np.uint8)
+        for i in range(start, stop):
+            v = x[i]
+            flags[i - start] = v > 0
+            y[i] = _leaky_one(v, s)
+        _pack_chunk(flags, stop - start, mask, start // 8)
 
 
 @_parallel_jit
@@ -82,27 +154,38 @@ def mask_select(g, mask, y):
         y[i] = g[i] if (mask[i >> 3] >> (i & 7)) & 1 else zero
 
 
+@_parallel_jit
+def mask_scale(g, mask, y, slope):
+    s = g.dtype.type(slope)
+    for i in prange(g.size):
+        v = g[i]
+        y[i] = v if (mask[i >> 3] >> (i & 7)) & 1 else v * s
+
+
 def _threads(requested):
     return requested if requested > 0 else numba.config.NUMBA_NUM_THREADS
 
 
-def run(kid, a, b, mask_in, y, mask_out, params, nthreads):
-    """Run kernel ``kid`` (an index into ``_core.KERNEL_NAMES``) on flat views."""
+# kernel name (as in _core.KERNEL_NAMES) -> f(a, b, mask_in, y, mask_out, params)
+_RUNNERS = {
+    "relu": lambda a, b, mi, y, mo, p: relu(a, y) if mo is None else relu_mask(a, y, mo),
+    "relu6": lambda a, b, mi, y, mo, p: relu6(a, y) if mo is None else relu6_mask(a, y, mo),
+    "leaky_relu": lambda a, b, mi, y, mo, p: (leaky_relu(a, y, p[0]) if mo is None
+                                              else leaky_relu_mask(a, y, mo, p[0])),
+    "mask_select": lambda a, b, mi, y, mo, p: mask_select(a, mi, y),
+    "mask_scale": lambda a, b, mi, y, mo, p: mask_scale(a, mi, y, p[0]),
+}
+
+
+def run(kernel, a, b, mask_in, y, mask_out, params, nthreads):
+    """Run the kernel named ``kernel`` on flat views; ``params`` is the op's tuple."""
     nt = _threads(nthreads)
     # Numba's thread count is a per-calling-thread setting (~1 us to set): set it when it
     # changes. Setting it inside the kernels would make them uncachable.
     if getattr(_local, "nt", None) != nt:
         numba.set_num_threads(nt)
         _local.nt = nt
-    if kid == 0:
-        if mask_out is None:
-            relu(a, y)
-        else:
-            relu_mask(a, y, mask_out)
-    elif kid == 1:
-        mask_select(a, mask_in, y)
-    else:
-        raise ValueError(f"no Numba kernel for kernel id {kid}")
+    _RUNNERS[kernel](a, b, mask_in, y, mask_out, params)
     return True
 
 

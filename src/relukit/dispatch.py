@@ -154,16 +154,18 @@ def get_num_threads():
 def explain(op, x, out=None, return_mask=False):
     """Say which backend ``op(x, out=out, return_mask=return_mask)`` would use, and why.
 
-    Nothing is computed. ``op`` is an op name (``"relu"``, ``"relu_backward"``).
+    Nothing is computed. ``op`` is a public function name (``"relu"``, ``"relu_backward"``,
+    ...); for a backward, ``x`` stands for ``grad``.
     """
     import numpy as np
     from .ops import OPS
-    kernel = op if op in _core.KERNEL_NAMES else None
-    if kernel is None:
-        raise ValueError(f"unknown op {op!r}; known: {sorted(OPS)}")
-    masks = bool(return_mask) or kernel.endswith("_backward")
+    if op not in _core.FUNCTION_KERNELS:
+        known = sorted(_core.FUNCTION_KERNELS)
+        raise ValueError(f"unknown op {op!r}; known: {known}")
+    base = OPS.get(op[:-len("_backward")]) if op.endswith("_backward") else None
+    masks = bool(return_mask) or (base is not None and base.backward_needs == "mask")
     a = np.asarray(x)
-    backend, reason, flat, cls = _core._decide(kernel, a, out, masks)
+    backend, reason, flat, cls = _core._decide(op, a, out, masks)
     code, source = _core._current_override()
     dt = a.dtype
     is_double = dt == np.float64

@@ -29,7 +29,9 @@ class Op:
     numpy_forward: Callable = None  # fastest honest NumPy idiom, in place: f(x) -> x
     numpy_backward: Callable = None # f(grad, saved) -> grad, with what NumPy users save
     numpy_saved: Callable = None    # what a NumPy user keeps for the backward: f(x)
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # keyword parameters and their defaults
+    cleared_bit: str = "+0.0"       # what the mask backward writes where the bit is clear
+    other_dtypes: str = "float16 and integer dtypes are computed by the NumPy reference"
 
 
 OPS = {}
@@ -41,18 +43,24 @@ def register(op):
     return op
 
 
+def _signature(op, head, tail):
+    params = "".join(f", {k}={v!r}" for k, v in op.params.items())
+    return f"{head}{params}{tail}"
+
+
 def _document(op):
     needs = {"mask": "the bit mask returned by the forward with ``return_mask=True``",
              "output": "the forward's output", "input": "the forward's input"}[op.backward_needs]
-    op.forward.__doc__ = f"""{op.name}(x, out=None, return_mask=False)
+    mask_sig = ", return_mask=False" if op.backward_needs == "mask" else ""
+    op.forward.__doc__ = f"""{_signature(op, f"{op.name}(x", f", out=None{mask_sig})")}
 
     {op.formula}
 
     Parameters
     ----------
     x : array_like
-        float32 and float64 run compiled kernels; float16 and integer dtypes are computed
-        by the NumPy reference. ``out=x`` (in place) needs ``x`` to be a writeable ndarray.
+        float32 and float64 run compiled kernels; {op.other_dtypes}.
+        ``out=x`` (in place) needs ``x`` to be a writeable ndarray.
     out : ndarray, optional
         Where to write the result: same shape and dtype as ``x``. ``out=x`` is in place and
         allocates nothing proportional to ``x``. An ``out`` that partially overlaps ``x``
@@ -69,14 +77,14 @@ def _document(op):
     -----
     NaN propagates. Equivalent NumPy: ``relukit.reference.{op.name}(x)``.
     """
-    op.backward.__doc__ = f"""{op.backward.__name__}(grad, mask, out=None)
+    op.backward.__doc__ = f"""{_signature(op, f"{op.backward.__name__}(grad, mask", ", out=None)")}
 
     Gradient of :func:`{op.name}`: {op.derivative}. Needs only {needs}.
 
     Parameters
     ----------
     grad : array_like
-        Upstream gradient, float32/float64 compiled (other real dtypes via NumPy).
+        Upstream gradient, float32/float64 compiled (other dtypes as in the forward).
     mask : ndarray of uint8
         1-d, ``ceil(grad.size / 8)`` bytes, as returned by ``{op.name}(..., return_mask=True)``.
     out : ndarray, optional
@@ -84,9 +92,9 @@ def _document(op):
 
     Notes
     -----
-    Where the mask bit is clear the result is +0.0 even if grad is NaN or inf (a select, as
-    in PyTorch's ``threshold_backward``, not a product). Equivalent NumPy:
-    ``relukit.reference.{op.backward.__name__}(grad, mask)``.
+    Where the mask bit is clear the result is {op.cleared_bit}, whatever grad holds there
+    (a select, as in PyTorch's ``threshold_backward``, not a product).
+    Equivalent NumPy: ``relukit.reference.{op.backward.__name__}(grad, mask)``.
     """
 
 
@@ -94,8 +102,20 @@ def _np_relu_inplace(x):
     return np.maximum(x, 0, out=x)
 
 
+def _np_relu6_inplace(x):
+    return np.clip(x, 0, 6, out=x)
+
+
+def _np_leaky_inplace(x, negative_slope=0.01):
+    return np.multiply(x, x.dtype.type(negative_slope), out=x, where=x < 0)
+
+
 def _np_mask_backward(g, saved):
     return np.multiply(g, saved, out=g)
+
+
+def _np_leaky_backward(g, saved, negative_slope=0.01):
+    return np.multiply(g, g.dtype.type(negative_slope), out=g, where=~saved)
 
 
 register(Op(
@@ -111,4 +131,39 @@ register(Op(
     numpy_forward=_np_relu_inplace,
     numpy_backward=_np_mask_backward,
     numpy_saved=lambda x: x > 0,
+))
+
+register(Op(
+    name="relu6",
+    forward=_core.relu6,
+    backward=_core.relu6_backward,
+    ref_forward=reference.relu6,
+    ref_backward=reference.relu6_backward,
+    formula="ReLU6: ``y = min(max(0, x), 6)``; relu6(NaN) = NaN, relu6(-0.0) = +0.0.",
+    derivative="``grad`` where 0 < x < 6, else 0 (0 at both kinks and at NaN, as PyTorch)",
+    backward_needs="mask",
+    mask_bit="set where 0 < x < 6",
+    numpy_forward=_np_relu6_inplace,
+    numpy_backward=_np_mask_backward,
+    numpy_saved=lambda x: (x > 0) & (x < 6),
+))
+
+register(Op(
+    name="leaky_relu",
+    forward=_core.leaky_relu,
+    backward=_core.leaky_relu_backward,
+    ref_forward=reference.leaky_relu,
+    ref_backward=reference.leaky_relu_backward,
+    formula=("Leaky ReLU: ``y = x if x > 0 else negative_slope * x``, the slope rounded to "
+             "x's dtype and the product taken in that dtype (as PyTorch); any slope, "
+             "negative too. leaky_relu(-0.0) = -0.0 for a positive slope."),
+    derivative="``grad`` where x > 0, else ``negative_slope * grad``",
+    backward_needs="mask",
+    mask_bit="set where x > 0",
+    cleared_bit="``negative_slope * grad``",
+    other_dtypes="float16 is computed by the NumPy reference; integer input is a TypeError",
+    numpy_forward=_np_leaky_inplace,
+    numpy_backward=_np_leaky_backward,
+    numpy_saved=lambda x: x > 0,
+    params={"negative_slope": 0.01},
 ))
