@@ -48,9 +48,9 @@ cdef enum:
 include "relu.pxi"
 include "piecewise.pxi"
 
-ctypedef void (*kern32_t)(const float*, const float*, const uint8_t*, float*, uint8_t*,
+ctypedef void (*kern32_t)(const float*, const float*, const float*, const uint8_t*, float*, uint8_t*,
                           Py_ssize_t, const double*) noexcept nogil
-ctypedef void (*kern64_t)(const double*, const double*, const uint8_t*, double*, uint8_t*,
+ctypedef void (*kern64_t)(const double*, const double*, const double*, const uint8_t*, double*, uint8_t*,
                           Py_ssize_t, const double*) noexcept nogil
 
 cdef struct Kernel:
@@ -107,8 +107,8 @@ cdef struct Cursor:
     int nptr
     Py_ssize_t idx[MAXDIM]
     Py_ssize_t shape[MAXDIM]
-    Py_ssize_t strides[2][MAXDIM]
-    char* ptr[2]
+    Py_ssize_t strides[3][MAXDIM]
+    char* ptr[3]
 
 
 cdef inline void cursor_advance(Cursor* c, Py_ssize_t run) noexcept nogil:
@@ -153,8 +153,9 @@ cdef void run_strided(const Kernel* kern, Py_ssize_t total, int nd, const Py_ssi
                       real* dtype_tag) noexcept nogil:
     cdef real ba[BLOCK]
     cdef real bb[BLOCK]
+    cdef real bc[BLOCK]
     cdef real by[BLOCK]
-    cdef real* bufs[2]
+    cdef real* bufs[3]
     cdef Cursor rd, wr
     cdef Py_ssize_t done = 0, cnt, f, run, i, s
     cdef int k
@@ -163,6 +164,7 @@ cdef void run_strided(const Kernel* kern, Py_ssize_t total, int nd, const Py_ssi
     cdef const Py_ssize_t* outs[1]
     bufs[0] = ba
     bufs[1] = bb
+    bufs[2] = bc
     outp[0] = out
     outs[0] = out_strides
     cursor_init(&rd, nd, shape, perm, nin, inputs, in_strides)
@@ -180,10 +182,10 @@ cdef void run_strided(const Kernel* kern, Py_ssize_t total, int nd, const Py_ssi
             cursor_advance(&rd, run)
             f += run
         if real is float:
-            kern.f32(ba, bb, mask_in + (done >> 3) if mask_in != NULL else NULL, by,
+            kern.f32(ba, bb, bc, mask_in + (done >> 3) if mask_in != NULL else NULL, by,
                      mask_out + (done >> 3) if mask_out != NULL else NULL, cnt, params)
         else:
-            kern.f64(ba, bb, mask_in + (done >> 3) if mask_in != NULL else NULL, by,
+            kern.f64(ba, bb, bc, mask_in + (done >> 3) if mask_in != NULL else NULL, by,
                      mask_out + (done >> 3) if mask_out != NULL else NULL, cnt, params)
         f = 0
         while f < cnt:
@@ -306,20 +308,25 @@ cdef inline bint compiled_dtype(cnp.ndarray a) noexcept:
     return (t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE) and cnp.PyArray_ISNOTSWAPPED(a)
 
 
-cdef inline bint is_flat(cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint c_order_only) noexcept:
+cdef inline bint layout_ok(cnp.ndarray a, bint c_order) noexcept:
+    if a is None:
+        return True
+    if not cnp.PyArray_ISALIGNED(a):
+        return False
+    return cnp.PyArray_IS_C_CONTIGUOUS(a) if c_order else PyArray_IS_F_CONTIGUOUS(a)
+
+
+cdef inline bint is_flat(cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint c_order_only,
+                         cnp.ndarray c=None) noexcept:
     # True when all arrays share one contiguous memory order, so one flat loop covers
     # them element for element.
-    if not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISALIGNED(y):
-        return False
-    if b is not None and not cnp.PyArray_ISALIGNED(b):
-        return False
-    if (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_C_CONTIGUOUS(y)
-            and (b is None or cnp.PyArray_IS_C_CONTIGUOUS(b))):
+    if (layout_ok(a, True) and layout_ok(b, True) and layout_ok(c, True)
+            and layout_ok(y, True)):
         return True
     if c_order_only:
         return False
-    return (PyArray_IS_F_CONTIGUOUS(a) and PyArray_IS_F_CONTIGUOUS(y)
-            and (b is None or PyArray_IS_F_CONTIGUOUS(b)))
+    return (layout_ok(a, False) and layout_ok(b, False) and layout_ok(c, False)
+            and layout_ok(y, False))
 
 
 cdef inline int op_class(int kid, bint masks) noexcept:
@@ -364,47 +371,54 @@ cdef int decide(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint masks
 # --------------------------------------------------------------------------------------
 # Execution
 # --------------------------------------------------------------------------------------
-cdef void run_flat(int kid, cnp.ndarray a, cnp.ndarray b, const uint8_t* mask_in,
+cdef inline char* data_or_null(cnp.ndarray a) noexcept:
+    return cnp.PyArray_BYTES(a) if a is not None else NULL
+
+
+cdef void run_flat(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, const uint8_t* mask_in,
                    cnp.ndarray y, uint8_t* mask_out, const double* params) noexcept:
     cdef Py_ssize_t n = cnp.PyArray_SIZE(y)
     cdef char* pa = cnp.PyArray_BYTES(a)
-    cdef char* pb = cnp.PyArray_BYTES(b) if b is not None else NULL
+    cdef char* pb = data_or_null(b)
+    cdef char* pc = data_or_null(c)
     cdef char* py = cnp.PyArray_BYTES(y)
     cdef const Kernel* k = &KERNELS[kid]
     if cnp.PyArray_TYPE(y) == cnp.NPY_FLOAT:
         if n < GIL_RELEASE_MIN:
-            k.f32(<float*>pa, <float*>pb, mask_in, <float*>py, mask_out, n, params)
+            k.f32(<float*>pa, <float*>pb, <float*>pc, mask_in, <float*>py, mask_out, n, params)
         else:
             with nogil:
-                k.f32(<float*>pa, <float*>pb, mask_in, <float*>py, mask_out, n, params)
+                k.f32(<float*>pa, <float*>pb, <float*>pc, mask_in, <float*>py, mask_out, n, params)
     else:
         if n < GIL_RELEASE_MIN:
-            k.f64(<double*>pa, <double*>pb, mask_in, <double*>py, mask_out, n, params)
+            k.f64(<double*>pa, <double*>pb, <double*>pc, mask_in, <double*>py, mask_out, n, params)
         else:
             with nogil:
-                k.f64(<double*>pa, <double*>pb, mask_in, <double*>py, mask_out, n, params)
+                k.f64(<double*>pa, <double*>pb, <double*>pc, mask_in, <double*>py, mask_out, n, params)
 
 
-cdef void run_any_layout(int kid, cnp.ndarray a, cnp.ndarray b, const uint8_t* mask_in,
-                         cnp.ndarray y, uint8_t* mask_out, const double* params) noexcept:
+cdef void run_any_layout(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,
+                         const uint8_t* mask_in, cnp.ndarray y, uint8_t* mask_out,
+                         const double* params) noexcept:
     cdef int nd = cnp.PyArray_NDIM(y)
     cdef int perm[MAXDIM]
-    cdef char* inputs[2]
-    cdef const Py_ssize_t* in_strides[2]
-    cdef int nin = 1
+    cdef char* inputs[3]
+    cdef const Py_ssize_t* in_strides[3]
+    cdef int nin = 0
     cdef int d
+    cdef cnp.ndarray arr
     cdef Py_ssize_t total = cnp.PyArray_SIZE(y)
     cdef const Py_ssize_t* shape = <const Py_ssize_t*>cnp.PyArray_DIMS(y)
     cdef char* out = cnp.PyArray_BYTES(y)
     cdef const Py_ssize_t* out_strides = <const Py_ssize_t*>cnp.PyArray_STRIDES(y)
     if total == 0:
         return
-    inputs[0] = cnp.PyArray_BYTES(a)
-    in_strides[0] = <const Py_ssize_t*>cnp.PyArray_STRIDES(a)
-    if b is not None:
-        inputs[1] = cnp.PyArray_BYTES(b)
-        in_strides[1] = <const Py_ssize_t*>cnp.PyArray_STRIDES(b)
-        nin = 2
+    for arr in (a, b, c):        # inputs are positional: b only with a, c only with b
+        if arr is None:
+            break
+        inputs[nin] = cnp.PyArray_BYTES(arr)
+        in_strides[nin] = <const Py_ssize_t*>cnp.PyArray_STRIDES(arr)
+        nin += 1
     if mask_in != NULL or mask_out != NULL:
         for d in range(nd):          # masks are in C order of the logical elements
             perm[d] = d
@@ -433,8 +447,12 @@ cdef object load_numba():
     return _numba_run
 
 
-cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, object mask_in, cnp.ndarray y,
-                    object mask_out, tuple params) except -1:
+cdef inline object flat_view(cnp.ndarray a):
+    return None if a is None else a.ravel(order="K")
+
+
+cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, object mask_in,
+                    cnp.ndarray y, object mask_out, tuple params) except -1:
     """Run the parallel Numba kernel; False when it cannot run now (caller uses Cython).
 
     Launches are serialised by a non-blocking lock: Numba's workqueue layer aborts the
@@ -448,8 +466,8 @@ cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, object mask_in, cnp.n
     if not lock.acquire(False):
         return False
     try:
-        return runner(KERNEL_NAMES[kid], a.ravel(order="K"), None if b is None else b.ravel(order="K"),
-                      mask_in, y.ravel(order="K"), mask_out, params, _num_threads)
+        return runner(KERNEL_NAMES[kid], flat_view(a), flat_view(b), flat_view(c), mask_in,
+                      flat_view(y), mask_out, params, _num_threads)
     finally:
         lock.release()
 
@@ -598,12 +616,12 @@ cdef object forward(int kid, str fname, object x, object out, bint return_mask,
         return getattr(_reference, fname)(a, *pparams, out=y)
     if return_mask:
         m = new_mask(cnp.PyArray_SIZE(a))
-    if backend == B_NUMBA and run_numba(kid, a, None, None, y, m, pparams):
+    if backend == B_NUMBA and run_numba(kid, a, None, None, None, y, m, pparams):
         pass
     elif flat:
-        run_flat(kid, a, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
+        run_flat(kid, a, None, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
     else:
-        run_any_layout(kid, a, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
+        run_any_layout(kid, a, None, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
     if return_mask:
         return y, m
     return y
@@ -627,12 +645,12 @@ cdef object mask_backward(int kid, str fname, object grad, object mask, object o
     backend = decide(kid, g, None, y, True, flat, &reason)
     if backend == B_NUMPY:
         return getattr(_reference, fname)(g, m, *pparams, out=y)
-    if backend == B_NUMBA and run_numba(kid, g, None, m, y, None, pparams):
+    if backend == B_NUMBA and run_numba(kid, g, None, None, m, y, None, pparams):
         pass
     elif flat:
-        run_flat(kid, g, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
+        run_flat(kid, g, None, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
     else:
-        run_any_layout(kid, g, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
+        run_any_layout(kid, g, None, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
     return y
 
 

@@ -18,7 +18,7 @@ cdef inline real relu6_one(real v) noexcept nogil:
     return 0 if v <= 0 else (6 if v >= 6 else v)
 
 
-cdef void relu6_kernel(const real* a, const real* b, const uint8_t* mask_in,
+cdef void relu6_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                        real* y, uint8_t* mask_out, Py_ssize_t n,
                        const double* params) noexcept nogil:
     cdef Py_ssize_t i, s, cnt
@@ -47,7 +47,7 @@ cdef inline real leaky_one(real v, real s) noexcept nogil:
     return v if v > 0 else v * s
 
 
-cdef void leaky_relu_kernel(const real* a, const real* b, const uint8_t* mask_in,
+cdef void leaky_relu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                             real* y, uint8_t* mask_out, Py_ssize_t n,
                             const double* params) noexcept nogil:
     cdef Py_ssize_t i, s, cnt
@@ -70,7 +70,7 @@ cdef void leaky_relu_kernel(const real* a, const real* b, const uint8_t* mask_in
 
 
 # Backward of leaky_relu from its mask: g where the bit is set, slope * g elsewhere.
-cdef void mask_scale_kernel(const real* a, const real* b, const uint8_t* mask_in,
+cdef void mask_scale_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                             real* y, uint8_t* mask_out, Py_ssize_t n,
                             const double* params) noexcept nogil:
     cdef Py_ssize_t i, s, cnt

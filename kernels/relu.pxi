@@ -22,7 +22,7 @@ cdef extern from "mask_simd.h" nogil:
     void rk_select_f64(const double* g, const uint8_t* m, double* y, Py_ssize_t n)
 
 
-cdef void relu_kernel(const real* a, const real* b, const uint8_t* mask_in,
+cdef void relu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                       real* y, uint8_t* mask_out, Py_ssize_t n,
                       const double* params) noexcept nogil:
     cdef Py_ssize_t i
@@ -37,7 +37,7 @@ cdef void relu_kernel(const real* a, const real* b, const uint8_t* mask_in,
         rk_relu_mask_f64(a, y, mask_out, n)
 
 
-cdef void mask_select_kernel(const real* a, const real* b, const uint8_t* mask_in,
+cdef void mask_select_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                              real* y, uint8_t* mask_out, Py_ssize_t n,
                              const double* params) noexcept nogil:
     # Backward of every op whose derivative is 1 where the bit is set and 0 elsewhere

@@ -166,18 +166,18 @@ def _threads(requested):
     return requested if requested > 0 else numba.config.NUMBA_NUM_THREADS
 
 
-# kernel name (as in _core.KERNEL_NAMES) -> f(a, b, mask_in, y, mask_out, params)
+# kernel name (as in _core.KERNEL_NAMES) -> f(a, b, c, mask_in, y, mask_out, params)
 _RUNNERS = {
-    "relu": lambda a, b, mi, y, mo, p: relu(a, y) if mo is None else relu_mask(a, y, mo),
-    "relu6": lambda a, b, mi, y, mo, p: relu6(a, y) if mo is None else relu6_mask(a, y, mo),
-    "leaky_relu": lambda a, b, mi, y, mo, p: (leaky_relu(a, y, p[0]) if mo is None
+    "relu": lambda a, b, c, mi, y, mo, p: relu(a, y) if mo is None else relu_mask(a, y, mo),
+    "relu6": lambda a, b, c, mi, y, mo, p: relu6(a, y) if mo is None else relu6_mask(a, y, mo),
+    "leaky_relu": lambda a, b, c, mi, y, mo, p: (leaky_relu(a, y, p[0]) if mo is None
                                               else leaky_relu_mask(a, y, mo, p[0])),
-    "mask_select": lambda a, b, mi, y, mo, p: mask_select(a, mi, y),
-    "mask_scale": lambda a, b, mi, y, mo, p: mask_scale(a, mi, y, p[0]),
+    "mask_select": lambda a, b, c, mi, y, mo, p: mask_select(a, mi, y),
+    "mask_scale": lambda a, b, c, mi, y, mo, p: mask_scale(a, mi, y, p[0]),
 }
 
 
-def run(kernel, a, b, mask_in, y, mask_out, params, nthreads):
+def run(kernel, a, b, c, mask_in, y, mask_out, params, nthreads):
     """Run the kernel named ``kernel`` on flat views; ``params`` is the op's tuple."""
     nt = _threads(nthreads)
     # Numba's thread count is a per-calling-thread setting (~1 us to set): set it when it
@@ -185,7 +185,7 @@ def run(kernel, a, b, mask_in, y, mask_out, params, nthreads):
     if getattr(_local, "nt", None) != nt:
         numba.set_num_threads(nt)
         _local.nt = nt
-    _RUNNERS[kernel](a, b, mask_in, y, mask_out, params)
+    _RUNNERS[kernel](a, b, c, mask_in, y, mask_out, params)
     return True
 
 
