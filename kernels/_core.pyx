@@ -64,7 +64,14 @@ cdef enum:
     K_RELU6 = 2
     K_LEAKY_RELU = 3
     K_MASK_SCALE = 4       # backward: g where the bit is set, else slope * g (leaky_relu)
-    NKERNELS = 5
+    K_PRELU = 5
+    K_PRELU_GRAD = 6
+    K_PRELU_WTERM = 7
+    K_NEG_RELU = 8
+    K_CRELU_GRAD = 9
+    K_SHIFT_RELU = 10
+    K_SHIFT_SELECT_ACC = 11
+    NKERNELS = 12
 
 cdef enum:
     CLASS_MEMORY = 0       # memory-bound: a few flops per element
@@ -86,14 +93,27 @@ register(K_MASK_SELECT, mask_select_kernel[float], mask_select_kernel[double], C
 register(K_RELU6, relu6_kernel[float], relu6_kernel[double], CLASS_MEMORY)
 register(K_LEAKY_RELU, leaky_relu_kernel[float], leaky_relu_kernel[double], CLASS_MEMORY)
 register(K_MASK_SCALE, mask_scale_kernel[float], mask_scale_kernel[double], CLASS_MEMORY)
+register(K_PRELU, prelu_kernel[float], prelu_kernel[double], CLASS_MEMORY)
+register(K_PRELU_GRAD, prelu_grad_kernel[float], prelu_grad_kernel[double], CLASS_MEMORY)
+register(K_PRELU_WTERM, prelu_wterm_kernel[float], prelu_wterm_kernel[double], CLASS_MEMORY)
+register(K_NEG_RELU, neg_relu_kernel[float], neg_relu_kernel[double], CLASS_MEMORY)
+register(K_CRELU_GRAD, crelu_grad_kernel[float], crelu_grad_kernel[double], CLASS_MEMORY)
+register(K_SHIFT_RELU, shift_relu_kernel[float], shift_relu_kernel[double], CLASS_MEMORY)
+register(K_SHIFT_SELECT_ACC, shift_select_acc_kernel[float], shift_select_acc_kernel[double],
+         CLASS_MEMORY)
 
 # Kernel names as the Numba backend knows them (index = kernel id).
-KERNEL_NAMES = ("relu", "mask_select", "relu6", "leaky_relu", "mask_scale")
+KERNEL_NAMES = ("relu", "mask_select", "relu6", "leaky_relu", "mask_scale", "prelu",
+                "prelu_grad", "prelu_wterm", "neg_relu", "crelu_grad", "shift_relu",
+                "shift_select_acc")
 # Public function -> kernel id (explain() and the tests use this).
 FUNCTION_KERNELS = {
     "relu": K_RELU, "relu_backward": K_MASK_SELECT,
     "relu6": K_RELU6, "relu6_backward": K_MASK_SELECT,
     "leaky_relu": K_LEAKY_RELU, "leaky_relu_backward": K_MASK_SCALE,
+    "prelu": K_PRELU, "prelu_backward": K_PRELU_GRAD,
+    "crelu": K_NEG_RELU, "crelu_backward": K_CRELU_GRAD,
+    "brelu": K_SHIFT_RELU, "brelu_backward": K_SHIFT_SELECT_ACC,
 }
 CLASS_NAMES = ("memory-bound", "mask")
 
@@ -689,6 +709,249 @@ def leaky_relu_backward(grad, mask, double negative_slope=0.01, out=None):
     cdef double p[1]
     p[0] = negative_slope
     return mask_backward(K_MASK_SCALE, "leaky_relu_backward", grad, mask, out, p, (negative_slope,))
+
+
+# --------------------------------------------------------------------------------------
+# Ops built from several kernel calls or with extra inputs: prelu, crelu, brelu. Their
+# entry points validate everything first, pick one backend for the whole call, and run
+# each kernel with it (run_with).
+# --------------------------------------------------------------------------------------
+cdef cnp.ndarray float_input(str fname, str argname, object v):
+    cdef cnp.ndarray a = as_input(fname, argname, v)
+    if not compiled_dtype(a) and a.dtype.kind != "f":
+        raise TypeError(f"{fname}: {argname} must be a floating-point array, got dtype {a.dtype}")
+    return a
+
+
+cdef int check_like(str fname, cnp.ndarray ref, str refname, cnp.ndarray a, str aname) except -1:
+    if not same_shape(a, ref):
+        raise ValueError(f"{fname}: {aname} has shape {(<object>a).shape} but {refname} has shape "
+                         f"{(<object>ref).shape}")
+    if not PyArray_EquivTypes(cnp.PyArray_DESCR(a), cnp.PyArray_DESCR(ref)):
+        raise TypeError(f"{fname}: {aname} has dtype {a.dtype} but {refname} has dtype {ref.dtype}")
+    return 0
+
+
+cdef int pick(int kid, cnp.ndarray a, cnp.ndarray y, bint numba_ok) noexcept:
+    # One backend for a whole composite call: the dispatcher's answer for (a, y), with numba
+    # downgraded to cython where this call has no numba form.
+    cdef int reason
+    cdef int backend = decide(kid, a, None, y, False, numba_ok and is_flat(a, None, y, True), &reason)
+    return B_CYTHON if backend == B_NUMBA and not numba_ok else backend
+
+
+cdef void run_with(int backend, int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,
+                   cnp.ndarray y, const double* params, tuple pparams) except *:
+    if backend == B_NUMBA and is_flat(a, b, y, False, c) and run_numba(kid, a, b, c, None, y, None, pparams):
+        return
+    if is_flat(a, b, y, False, c):
+        run_flat(kid, a, b, c, NULL, y, NULL, params)
+    else:
+        run_any_layout(kid, a, b, c, NULL, y, NULL, params)
+
+
+cdef tuple prelu_channels(str fname, cnp.ndarray a, object weight, int axis):
+    # one implementation of the weight rules, shared with the NumPy reference
+    return _reference.prelu_slopes(a, weight, axis, fname)
+
+
+cdef tuple prelu_geometry(cnp.ndarray a, int ch, object slopes):
+    # (slopes, inner, channels) for the Numba kernels, which index C-order flat arrays
+    cdef Py_ssize_t inner = 1
+    cdef int d
+    if ch < 0:
+        return slopes, cnp.PyArray_SIZE(a), 1
+    for d in range(ch + 1, cnp.PyArray_NDIM(a)):
+        inner *= cnp.PyArray_DIMS(a)[d]
+    return slopes, inner, cnp.PyArray_DIMS(a)[ch]
+
+
+def prelu(x, weight, int axis=1, out=None, bint return_mask=False):
+    """prelu(x, weight, axis=1, out=None, return_mask=False)
+
+    PReLU: ``y = x if x > 0 else weight[c] * x``, with ``c`` the index along ``axis``.
+
+    Parameters
+    ----------
+    x : ndarray of float
+        float32/float64 compiled; float16 via the NumPy reference; integers are a TypeError.
+    weight : scalar or 1-d array_like
+        One slope, or one per entry of ``x.shape[axis]``; rounded to x's dtype. As in
+        PyTorch, ``x`` with fewer than 2 dimensions (and the default axis) takes one slope.
+    axis : int, optional
+        The channel axis (PyTorch's layout, NCHW: 1).
+    out, return_mask
+        As for :func:`relu`; the mask bit is set where x > 0.
+
+    Notes
+    -----
+    NaN propagates. Equivalent NumPy: ``np.where(x > 0, x, x * w.reshape(shape))``
+    (``relukit.reference.prelu``).
+    """
+    cdef cnp.ndarray a, y, slope_view
+    cdef cnp.ndarray m = None
+    cdef int reason, backend, ch
+    if out is x and not cnp.PyArray_Check(x):
+        raise TypeError(f"prelu: out=x needs x to be a numpy.ndarray, got {type(x).__name__}")
+    a = float_input("prelu", "x", x)
+    ch, slopes, slope_view = prelu_channels("prelu", a, weight, axis)
+    y = prepare_out("prelu", a, out, "x")
+    if y is not a and out is not None and overlaps(a, y) and not same_view(a, y):
+        a = a.copy()
+    backend = decide(K_PRELU, a, None, y, return_mask, is_flat(a, None, y, True), &reason)
+    if backend == B_NUMPY:
+        if return_mask:
+            return _reference.prelu(a, weight, axis, out=y, return_mask=True)
+        return _reference.prelu(a, weight, axis, out=y)
+    if return_mask:
+        m = new_mask(cnp.PyArray_SIZE(a))
+    if not (backend == B_NUMBA and run_numba(K_PRELU, a, None, None, None, y, m,
+                                             prelu_geometry(a, ch, slopes))):
+        run_any_layout(K_PRELU, a, slope_view, None, NULL, y,
+                       <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, NULL)
+    return (y, m) if return_mask else y
+
+
+def prelu_backward(grad, x, weight, int axis=1):
+    """prelu_backward(grad, x, weight, axis=1) -> (grad_x, grad_weight)
+
+    Gradients of :func:`prelu`: ``grad_x = grad if x > 0 else weight[c] * grad`` and
+    ``grad_weight[c] = sum of x * grad over the elements of channel c where not x > 0``,
+    accumulated in float64 and rounded to x's dtype, shaped like ``weight``. Needs the
+    forward's input. Equivalent NumPy: ``relukit.reference.prelu_backward``.
+    """
+    cdef cnp.ndarray g, a, gx, term, slope_view
+    cdef int backend, ch
+    a = float_input("prelu_backward", "x", x)
+    g = float_input("prelu_backward", "grad", grad)
+    check_like("prelu_backward", a, "x", g, "grad")
+    ch, slopes, slope_view = prelu_channels("prelu_backward", a, weight, axis)
+    gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_CORDER, NULL, 0)
+    backend = pick(K_PRELU_GRAD, a, gx, True)
+    if backend == B_NUMPY:
+        return _reference.prelu_backward(g, a, weight, axis)
+    term = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_CORDER, NULL, 0)
+    geometry = prelu_geometry(a, ch, slopes)
+    if not (backend == B_NUMBA and is_flat(g, a, gx, True)
+            and run_numba(K_PRELU_GRAD, g, a, None, None, gx, None, geometry)):
+        run_any_layout(K_PRELU_GRAD, g, a, slope_view, NULL, gx, NULL, NULL)
+    run_with(backend, K_PRELU_WTERM, g, a, None, term, NULL, ())
+    return gx, _reference.channel_sum(term, ch, weight)
+
+
+cdef tuple crelu_halves(cnp.ndarray full, int ax, Py_ssize_t k):
+    idx = [slice(None)] * cnp.PyArray_NDIM(full)
+    idx[ax] = slice(0, k)
+    first = full[tuple(idx)]
+    idx[ax] = slice(k, 2 * k)
+    return first, full[tuple(idx)]
+
+
+cdef int crelu_axis(str fname, cnp.ndarray a, int axis) except -1:
+    return _reference.crelu_axis(a, axis, fname)
+
+
+def crelu(x, int axis=-1):
+    """crelu(x, axis=-1)
+
+    CReLU (TensorFlow's definition): ``concatenate((relu(x), relu(-x)), axis)``; out of place,
+    the output is twice as long along ``axis``. x must be float and at least 1-d.
+    NaN propagates (the second half holds -NaN). Equivalent NumPy:
+    ``np.concatenate((relu(x), relu(-x)), axis)``.
+    """
+    cdef cnp.ndarray a = float_input("crelu", "x", x)
+    cdef int ax = crelu_axis("crelu", a, axis)
+    cdef Py_ssize_t k = cnp.PyArray_DIMS(a)[ax]
+    shape = list((<object>a).shape)
+    shape[ax] = 2 * k
+    out = np.empty(shape, a.dtype)
+    first, second = crelu_halves(out, ax, k)
+    backend = pick(K_NEG_RELU, a, first, True)
+    if backend == B_NUMPY:
+        return _reference.crelu(a, axis)
+    run_with(backend, K_RELU, a, None, None, first, NULL, ())
+    run_with(backend, K_NEG_RELU, a, None, None, second, NULL, ())
+    return out
+
+
+def crelu_backward(grad, x, int axis=-1):
+    """crelu_backward(grad, x, axis=-1)
+
+    Gradient of :func:`crelu`; ``grad`` has crelu's output shape. With ``g1, g2`` its two
+    halves: ``g1 where not x <= 0, else 0`` minus ``g2 where not -x <= 0, else 0``. Needs the
+    forward's input.
+    """
+    cdef cnp.ndarray a = float_input("crelu_backward", "x", x)
+    cdef cnp.ndarray g = float_input("crelu_backward", "grad", grad)
+    cdef int ax = crelu_axis("crelu_backward", a, axis)
+    cdef Py_ssize_t k = cnp.PyArray_DIMS(a)[ax]
+    shape = list((<object>a).shape)
+    shape[ax] = 2 * k
+    if list((<object>g).shape) != shape:
+        raise ValueError(f"crelu_backward: grad has shape {(<object>g).shape} but crelu(x) has "
+                         f"shape {tuple(shape)}")
+    if g.dtype != a.dtype:
+        raise TypeError(f"crelu_backward: grad has dtype {g.dtype} but x has dtype {a.dtype}")
+    g1, g2 = crelu_halves(g, ax, k)
+    gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)
+    backend = pick(K_CRELU_GRAD, a, gx, True)
+    if backend == B_NUMPY:
+        return _reference.crelu_backward(g, a, axis)
+    run_with(backend, K_CRELU_GRAD, g1, g2, a, gx, NULL, ())
+    return gx
+
+
+cdef object brelu_biases(str fname, cnp.ndarray a, object biases):
+    return _reference.brelu_biases(a, biases, fname)
+
+
+def brelu(x, biases):
+    """brelu(x, biases)
+
+    Biased ReLU (Liang and Xu, 2021): ``relu(x - b)`` for each ``b`` of the 1-d ``biases``,
+    stacked on a new last axis (output shape ``x.shape + (len(biases),)``). Biases are rounded
+    to x's dtype and the difference is taken in that dtype. Equivalent NumPy:
+    ``np.stack([relu(x - b) for b in biases], axis=-1)``.
+    """
+    cdef cnp.ndarray a = float_input("brelu", "x", x)
+    cdef double p[1]
+    bs = brelu_biases("brelu", a, biases)
+    out = np.empty((<object>a).shape + (len(bs),), a.dtype)
+    if len(bs) == 0:
+        return out
+    backend = pick(K_SHIFT_RELU, a, out[..., 0], True)
+    if backend == B_NUMPY:
+        return _reference.brelu(a, biases)
+    for j in range(len(bs)):
+        p[0] = <double>bs[j]
+        run_with(backend, K_SHIFT_RELU, a, None, None, out[..., j], p, (p[0],))
+    return out
+
+
+def brelu_backward(grad, x, biases):
+    """brelu_backward(grad, x, biases)
+
+    Gradient of :func:`brelu`: the sum over j of ``grad[..., j]`` where not ``x - b_j <= 0``,
+    summed in bias order from +0.0. ``grad`` has brelu's output shape.
+    """
+    cdef cnp.ndarray a = float_input("brelu_backward", "x", x)
+    cdef cnp.ndarray g = float_input("brelu_backward", "grad", grad)
+    cdef double p[1]
+    bs = brelu_biases("brelu_backward", a, biases)
+    expected = (<object>a).shape + (len(bs),)
+    if (<object>g).shape != expected:
+        raise ValueError(f"brelu_backward: grad has shape {(<object>g).shape} but brelu(x, biases) "
+                         f"has shape {expected}")
+    if g.dtype != a.dtype:
+        raise TypeError(f"brelu_backward: grad has dtype {g.dtype} but x has dtype {a.dtype}")
+    gx = <cnp.ndarray>np.zeros_like(a, order="C")
+    backend = pick(K_SHIFT_SELECT_ACC, a, gx, True)
+    if backend == B_NUMPY:
+        return _reference.brelu_backward(g, a, biases)
+    for j in range(len(bs)):
+        p[0] = <double>bs[j]
+        run_with(backend, K_SHIFT_SELECT_ACC, g[..., j], a, gx, gx, p, (p[0],))
+    return gx
 
 
 # --------------------------------------------------------------------------------------

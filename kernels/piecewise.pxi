@@ -85,3 +85,96 @@ cdef void mask_scale_kernel(const real* a, const real* b, const real* c, const u
             g = a[s + i]
             y[s + i] = g if flags[i] else g * slope
         s += cnt
+
+
+# prelu: leaky_relu with a slope per element, b = the weight broadcast along the channel
+# axis (a zero-stride view: the strided driver gathers it block by block).
+cdef void prelu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
+                       real* y, uint8_t* mask_out, Py_ssize_t n,
+                       const double* params) noexcept nogil:
+    cdef Py_ssize_t i, s, cnt
+    cdef real v
+    cdef uint8_t flags[BLOCK]
+    if mask_out == NULL:
+        for i in range(n):
+            y[i] = leaky_one(a[i], b[i])
+        return
+    s = 0
+    while s < n:
+        cnt = min(<Py_ssize_t>BLOCK, n - s)
+        for i in range(cnt):
+            v = a[s + i]
+            flags[i] = v > 0
+            y[s + i] = leaky_one(v, b[s + i])
+        rk_pack_flags(flags, mask_out + (s >> 3), cnt)
+        s += cnt
+
+
+# prelu gradient w.r.t. x: g where x > 0, else slope * g (a = g, b = x, c = slope).
+cdef void prelu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
+                            real* y, uint8_t* mask_out, Py_ssize_t n,
+                            const double* params) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = a[i] if b[i] > 0 else a[i] * c[i]
+
+
+# The per-element term of prelu's weight gradient, x * g where x <= 0 (not x > 0: NaN x
+# contributes NaN, as in PyTorch), else 0; summed per channel by the caller.
+cdef void prelu_wterm_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
+                             real* y, uint8_t* mask_out, Py_ssize_t n,
+                             const double* params) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = 0 if b[i] > 0 else a[i] * b[i]
+
+
+# relu(-x), the second half of crelu: -x is exact, so this equals relu applied to -x
+# (a NaN comes out with its sign bit flipped, as np.negative gives it).
+cdef void neg_relu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
+                          real* y, uint8_t* mask_out, Py_ssize_t n,
+                          const double* params) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real v
+    for i in range(n):
+        v = -a[i]
+        y[i] = 0 if v <= 0 else v
+
+
+# crelu backward: a = grad of the relu(x) half, b = grad of the relu(-x) half, c = x.
+# d relu(x)/dx passes where not x <= 0; d relu(-x)/dx = -1 where not -x <= 0.
+cdef void crelu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
+                            real* y, uint8_t* mask_out, Py_ssize_t n,
+                            const double* params) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real v, p, q
+    for i in range(n):
+        v = c[i]
+        p = 0 if v <= 0 else a[i]
+        q = 0 if -v <= 0 else b[i]
+        y[i] = p - q
+
+
+# brelu: relu(x - bias) for one bias (params[0], rounded to the dtype; the difference is
+# taken in the dtype).
+cdef void shift_relu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
+                            real* y, uint8_t* mask_out, Py_ssize_t n,
+                            const double* params) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real bias = <real>params[0]
+    cdef real v
+    for i in range(n):
+        v = a[i] - bias
+        y[i] = 0 if v <= 0 else v
+
+
+# brelu backward, one bias at a time: y = acc + (g where not x - bias <= 0, else 0), with
+# a = g[..., j], b = x, c = acc (the output itself). Summing biases in order j = 0, 1, ...
+# from +0.0 fixes the rounding, so every backend and the reference agree bit for bit.
+cdef void shift_select_acc_kernel(const real* a, const real* b, const real* c,
+                                  const uint8_t* mask_in, real* y, uint8_t* mask_out,
+                                  Py_ssize_t n, const double* params) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real bias = <real>params[0]
+    for i in range(n):
+        y[i] = c[i] + (0 if b[i] - bias <= 0 else a[i])

@@ -10,6 +10,12 @@ Importing relukit compiles nothing and does not import numba.
 """
 from . import _core, reference
 from ._core import (
+    brelu,
+    brelu_backward,
+    crelu,
+    crelu_backward,
+    prelu,
+    prelu_backward,
     leaky_relu,
     leaky_relu_backward,
     relu,
@@ -28,7 +34,7 @@ from .dispatch import (
     thresholds,
     use_backend,
 )
-from .ops import OPS
+from .ops import ELEMENTWISE, OPS
 
 __version__ = "0.1.0"
 
@@ -40,7 +46,8 @@ del _configure_from_environment
 
 __all__ = [
     "relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward",
+    "prelu", "prelu_backward", "crelu", "crelu_backward", "brelu", "brelu_backward",
     "backends", "explain", "get_backend", "get_num_threads",
-    "set_backend", "set_num_threads", "set_threshold", "thresholds", "use_backend", "OPS",
+    "set_backend", "set_num_threads", "set_threshold", "thresholds", "use_backend", "OPS", "ELEMENTWISE",
     "reference",
 ]

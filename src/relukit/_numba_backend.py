@@ -162,6 +162,75 @@ def mask_scale(g, mask, y, slope):
         y[i] = v if (mask[i >> 3] >> (i & 7)) & 1 else v * s
 
 
+@_parallel_jit
+def prelu(x, y, slopes, inner, nchan):
+    for i in prange(x.size):
+        y[i] = _leaky_one(x[i], slopes[(i // inner) % nchan])
+
+
+@_parallel_jit
+def prelu_mask(x, y, mask, slopes, inner, nchan):
+    n = x.size
+    nchunks = (n + MASK_CHUNK - 1) // MASK_CHUNK
+    for c in prange(nchunks):
+        start = c * MASK_CHUNK
+        stop = min(start + MASK_CHUNK, n)
+        flags = np.empty(MASK_CHUNK, np.uint8)
+        for i in range(start, stop):
+            v = x[i]
+            flags[i - start] = v > 0
+            y[i] = _leaky_one(v, slopes[(i // inner) % nchan])
+        _pack_chunk(flags, stop - start, mask, start // 8)
+
+
+@_parallel_jit
+def prelu_grad(g, x, y, slopes, inner, nchan):
+    for i in prange(g.size):
+        y[i] = g[i] if x[i] > 0 else g[i] * slopes[(i // inner) % nchan]
+
+
+@_parallel_jit
+def prelu_wterm(g, x, y):
+    zero = g.dtype.type(0)
+    for i in prange(g.size):
+        y[i] = zero if x[i] > 0 else g[i] * x[i]
+
+
+@_parallel_jit
+def neg_relu(x, y):
+    zero = x.dtype.type(0)
+    for i in prange(x.size):
+        v = -x[i]
+        y[i] = zero if v <= 0 else v
+
+
+@_parallel_jit
+def crelu_grad(g1, g2, x, y):
+    zero = x.dtype.type(0)
+    for i in prange(x.size):
+        v = x[i]
+        p = zero if v <= 0 else g1[i]
+        q = zero if -v <= 0 else g2[i]
+        y[i] = p - q
+
+
+@_parallel_jit
+def shift_relu(x, y, bias):
+    b = x.dtype.type(bias)
+    zero = x.dtype.type(0)
+    for i in prange(x.size):
+        v = x[i] - b
+        y[i] = zero if v <= 0 else v
+
+
+@_parallel_jit
+def shift_select_acc(g, x, acc, y, bias):
+    b = x.dtype.type(bias)
+    zero = x.dtype.type(0)
+    for i in prange(x.size):
+        y[i] = acc[i] + (zero if x[i] - b <= 0 else g[i])
+
+
 def _threads(requested):
     return requested if requested > 0 else numba.config.NUMBA_NUM_THREADS
 
@@ -174,6 +243,15 @@ _RUNNERS = {
                                               else leaky_relu_mask(a, y, mo, p[0])),
     "mask_select": lambda a, b, c, mi, y, mo, p: mask_select(a, mi, y),
     "mask_scale": lambda a, b, c, mi, y, mo, p: mask_scale(a, mi, y, p[0]),
+    # prelu's params are (slopes, inner, channels): slope of flat index i is
+    # slopes[(i // inner) % channels] for a C-ordered array
+    "prelu": lambda a, b, c, mi, y, mo, p: prelu(a, y, *p) if mo is None else prelu_mask(a, y, mo, *p),
+    "prelu_grad": lambda a, b, c, mi, y, mo, p: prelu_grad(a, b, y, *p),
+    "prelu_wterm": lambda a, b, c, mi, y, mo, p: prelu_wterm(a, b, y),
+    "neg_relu": lambda a, b, c, mi, y, mo, p: neg_relu(a, y),
+    "crelu_grad": lambda a, b, c, mi, y, mo, p: crelu_grad(a, b, c, y),
+    "shift_relu": lambda a, b, c, mi, y, mo, p: shift_relu(a, y, p[0]),
+    "shift_select_acc": lambda a, b, c, mi, y, mo, p: shift_select_acc(a, b, c, y, p[0]),
 }
 
 

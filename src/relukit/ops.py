@@ -31,6 +31,12 @@ class Op:
     numpy_saved: Callable = None    # what a NumPy user keeps for the backward: f(x)
     params: dict = field(default_factory=dict)  # keyword parameters and their defaults
     cleared_bit: str = "+0.0"       # what the mask backward writes where the bit is clear
+    # "elementwise": forward(x, *params, out=None[, return_mask]) and an elementwise backward
+    # (the generic tests and benchmarks take these); "composite": an op with extra array
+    # arguments or another output shape (prelu, crelu, brelu), whose call is made by
+    # ``sample_call(x, rng) -> (forward kwargs, backward(grad, x) -> result)``.
+    kind: str = "elementwise"
+    sample_args: Callable = None    # composite ops: f(x, rng) -> dict of required arguments
     other_dtypes: str = "float16 and integer dtypes are computed by the NumPy reference"
 
 
@@ -49,6 +55,8 @@ def _signature(op, head, tail):
 
 
 def _document(op):
+    if op.kind != "elementwise":
+        return                      # composite ops carry their docstrings in _core.pyx
     needs = {"mask": "the bit mask returned by the forward with ``return_mask=True``",
              "output": "the forward's output", "input": "the forward's input"}[op.backward_needs]
     mask_sig = ", return_mask=False" if op.backward_needs == "mask" else ""
@@ -167,3 +175,52 @@ register(Op(
     numpy_saved=lambda x: x > 0,
     params={"negative_slope": 0.01},
 ))
+
+
+register(Op(
+    name="prelu",
+    forward=_core.prelu,
+    backward=_core.prelu_backward,
+    ref_forward=reference.prelu,
+    ref_backward=reference.prelu_backward,
+    formula="PReLU: ``y = x if x > 0 else weight[c] * x``, c the index along ``axis``.",
+    derivative="(``grad`` where x > 0 else ``weight[c] * grad``, per channel sum of "
+               "``x * grad`` where not x > 0)",
+    backward_needs="input",
+    mask_bit="set where x > 0",
+    kind="composite",
+    sample_args=lambda x, rng: {"weight": rng.standard_normal(x.shape[1] if x.ndim > 1 else 1)
+                                .astype(x.dtype) * 0.25},
+))
+
+register(Op(
+    name="crelu",
+    forward=_core.crelu,
+    backward=_core.crelu_backward,
+    ref_forward=reference.crelu,
+    ref_backward=reference.crelu_backward,
+    formula="CReLU: ``concatenate((relu(x), relu(-x)), axis)`` (TensorFlow's definition).",
+    derivative="grad of the first half where x > 0 (or NaN), minus grad of the second half "
+               "where x < 0 (or NaN)",
+    backward_needs="input",
+    mask_bit="(no mask)",
+    kind="composite",
+    sample_args=lambda x, rng: {},
+))
+
+register(Op(
+    name="brelu",
+    forward=_core.brelu,
+    backward=_core.brelu_backward,
+    ref_forward=reference.brelu,
+    ref_backward=reference.brelu_backward,
+    formula="Biased ReLU (Liang and Xu, 2021): ``relu(x - b)`` for each b of ``biases``, "
+            "stacked on a new last axis.",
+    derivative="sum over biases of grad[..., j] where x > b_j (or NaN)",
+    backward_needs="input",
+    mask_bit="(no mask)",
+    kind="composite",
+    sample_args=lambda x, rng: {"biases": np.array([-0.5, 0.0, 0.25, 1.0])},
+))
+
+ELEMENTWISE = {name: op for name, op in OPS.items() if op.kind == "elementwise"}

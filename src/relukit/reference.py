@@ -11,7 +11,8 @@ Masks are ``np.packbits(bits.ravel(order="C"), bitorder="little")``.
 import numpy as np
 
 __all__ = ["relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu",
-           "leaky_relu_backward", "pack_mask", "unpack_mask"]
+           "leaky_relu_backward", "prelu", "prelu_backward", "crelu", "crelu_backward",
+           "brelu", "brelu_backward", "pack_mask", "unpack_mask"]
 
 
 def pack_mask(bits):
@@ -103,3 +104,140 @@ def leaky_relu_backward(grad, mask, negative_slope=0.01, out=None):
         return result
     np.copyto(out, result)
     return out
+
+
+# ---- prelu ----------------------------------------------------------------------------
+
+def prelu_slopes(x, weight, axis=1, fname="prelu"):
+    """The weight rules of prelu (shared by every backend): returns ``(channel axis or -1,
+    slopes as a contiguous 1-d array of x's dtype, slopes broadcast to x's shape)``.
+
+    ``weight`` is a scalar or 1-d: one slope, or one per entry of ``x.shape[axis]``. As in
+    PyTorch, an ``x`` with fewer than 2 dimensions has no channel axis (with the default
+    ``axis=1``) and takes a single slope. Slopes are rounded to x's dtype.
+    """
+    w = np.asarray(weight)
+    if w.dtype.kind not in "fiu":
+        raise TypeError(f"{fname}: weight must be real numbers, got dtype {w.dtype}")
+    if w.ndim > 1:
+        raise ValueError(f"{fname}: weight must be a scalar or 1-d, got shape {w.shape}")
+    if x.ndim < 2 and axis == 1:
+        if w.size != 1:
+            raise ValueError(f"{fname}: x has {x.ndim} dimensions, so no channel axis; weight "
+                             f"must have one element, got {w.size}")
+        slopes = w.astype(x.dtype).reshape(1)
+        return -1, slopes, np.broadcast_to(slopes[0], x.shape)
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{fname}: axis {axis} is out of bounds for x with {x.ndim} dimensions")
+    ch = axis % x.ndim
+    if w.size not in (1, x.shape[ch]):
+        raise ValueError(f"{fname}: weight has {w.size} elements but x.shape[{ch}] = {x.shape[ch]}")
+    slopes = np.ascontiguousarray(np.broadcast_to(w.astype(x.dtype).reshape(-1), (x.shape[ch],)))
+    shape = [1] * x.ndim
+    shape[ch] = x.shape[ch]
+    return ch, slopes, np.broadcast_to(slopes.reshape(shape), x.shape)
+
+
+def channel_sum(term, ch, weight):
+    """Sum ``term`` over every axis but the channel axis ``ch`` (all axes when ``weight`` has
+    one element), accumulating in float64, rounded to term's dtype, shaped like ``weight``.
+
+    Every backend reduces through this one function on a C-ordered term, so the rounding
+    of prelu's weight gradient does not depend on the backend."""
+    t = np.ascontiguousarray(term, dtype=np.float64)
+    w = np.asarray(weight)
+    if ch < 0 or w.size == 1:
+        total = t.sum()
+    else:
+        total = t.sum(axis=tuple(d for d in range(t.ndim) if d != ch))
+    return np.asarray(total).astype(term.dtype).reshape(w.shape)
+
+
+def prelu(x, weight, axis=1, out=None, return_mask=False):
+    """x where x > 0, else weight[c] * x with c the index along ``axis``; mask bit = x > 0."""
+    x = np.asarray(x)
+    _float_only("prelu", x)
+    _, _, slopes = prelu_slopes(x, weight, axis)
+    keep = x > 0
+    with _quiet():
+        result = np.where(keep, x, x * slopes)
+    if out is None:
+        return (result, pack_mask(keep)) if return_mask else result
+    np.copyto(out, result)
+    return (out, pack_mask(keep)) if return_mask else out
+
+
+def prelu_backward(grad, x, weight, axis=1):
+    """(grad where x > 0 else weight[c] * grad, sum of x * grad where not x > 0 per channel)."""
+    x, grad = np.asarray(x), np.asarray(grad)
+    _float_only("prelu_backward", x)
+    ch, _, slopes = prelu_slopes(x, weight, axis)
+    positive = x > 0
+    with _quiet():
+        grad_x = np.where(positive, grad, grad * slopes)
+        term = np.where(positive, x.dtype.type(0), x * grad)
+    return grad_x, channel_sum(term, ch, weight)
+
+
+# ---- crelu ----------------------------------------------------------------------------
+
+def crelu_axis(x, axis=-1, fname="crelu"):
+    """The axis crelu concatenates along, validated (x needs at least one dimension)."""
+    if x.ndim == 0:
+        raise ValueError(f"{fname}: x must have at least one dimension to concatenate along")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{fname}: axis {axis} is out of bounds for x with {x.ndim} dimensions")
+    return axis % x.ndim
+
+
+def crelu(x, axis=-1):
+    """concatenate((relu(x), relu(-x)), axis) (TensorFlow's definition)."""
+    x = np.asarray(x)
+    _float_only("crelu", x)
+    return np.concatenate((relu(x), relu(np.negative(x))), axis=crelu_axis(x, axis))
+
+
+def crelu_backward(grad, x, axis=-1):
+    """grad of the relu(x) half where not x <= 0, minus grad of the relu(-x) half where
+    not -x <= 0 (both at NaN)."""
+    x, grad = np.asarray(x), np.asarray(grad)
+    _float_only("crelu_backward", x)
+    first, second = np.split(grad, 2, axis=crelu_axis(x, axis))
+    zero = x.dtype.type(0)
+    with _quiet():
+        return np.where(x <= 0, zero, first) - np.where(-x <= 0, zero, second)
+
+
+# ---- brelu ----------------------------------------------------------------------------
+
+def brelu_biases(x, biases, fname="brelu"):
+    """The biases as a 1-d array of x's dtype (each rounded as the kernels use it)."""
+    b = np.asarray(biases)
+    if b.dtype.kind not in "fiu":
+        raise TypeError(f"{fname}: biases must be real numbers, got dtype {b.dtype}")
+    if b.ndim != 1:
+        raise ValueError(f"{fname}: biases must be 1-d, got shape {b.shape}")
+    return b.astype(x.dtype)
+
+
+def brelu(x, biases):
+    """relu(x - b) for each b in ``biases``, stacked on a new last axis (Liang and Xu, 2021)."""
+    x = np.asarray(x)
+    _float_only("brelu", x)
+    bs = brelu_biases(x, biases)
+    with _quiet():
+        return np.stack([relu(x - b) for b in bs], axis=-1) if len(bs) else \
+            np.empty(x.shape + (0,), x.dtype)
+
+
+def brelu_backward(grad, x, biases):
+    """sum over j of grad[..., j] where not x - b_j <= 0, summed in order j = 0, 1, ..."""
+    x, grad = np.asarray(x), np.asarray(grad)
+    _float_only("brelu_backward", x)
+    bs = brelu_biases(x, biases, "brelu_backward")
+    total = np.zeros(x.shape, x.dtype)
+    zero = x.dtype.type(0)
+    with _quiet():
+        for j, b in enumerate(bs):
+            total = total + np.where(x - b <= 0, zero, grad[..., j])
+    return total
