@@ -1,4 +1,4 @@
-"""Every op of ``relukit.ELEMENTWISE`` x variant x n x dtype x implementation, as pytest-benchmark groups.
+"""Every op of ``relukit.MASKED`` x variant x n x dtype x implementation, as pytest-benchmark groups.
 
 A group is one cell, ``"{op} {variant} | n={n} | {dtype}"``; its members are the
 implementations compared there:
@@ -81,7 +81,7 @@ def pytest_generate_tests(metafunc):
     cases, ids = [], []
     for n in sizes:                      # n outermost: the cached inputs are reused in order
         for dtype in DTYPES:
-            for op in relukit.ELEMENTWISE.values():
+            for op in relukit.MASKED.values():
                 for variant in rb.variants_of(op):
                     for impl in impls:
                         cases.append((op.name, variant, n, dtype, impl))
@@ -97,7 +97,7 @@ def _inputs(n, dtype):
 @functools.lru_cache(maxsize=1)
 def _cell(op_name, variant, n, dtype):
     # One cell per group, built once and shared by the group's tests (they run in a row).
-    return rb.build_cell(relukit.ELEMENTWISE[op_name], variant, _inputs(n, dtype), backends=True,
+    return rb.build_cell(relukit.MASKED[op_name], variant, _inputs(n, dtype), backends=True,
                          peers=PEERS, bandwidth=True)
 
 

@@ -47,6 +47,7 @@ cdef enum:
 # --------------------------------------------------------------------------------------
 include "relu.pxi"
 include "piecewise.pxi"
+include "smooth.pxi"
 
 ctypedef void (*kern32_t)(const float*, const float*, const float*, const uint8_t*, float*, uint8_t*,
                           Py_ssize_t, const double*) noexcept nogil
@@ -71,13 +72,22 @@ cdef enum:
     K_CRELU_GRAD = 9
     K_SHIFT_RELU = 10
     K_SHIFT_SELECT_ACC = 11
-    NKERNELS = 12
+    K_ELU = 12             # elu, selu, celu (coefficients in params)
+    K_ELU_GRAD = 13
+    K_SOFTPLUS = 14
+    K_SOFTPLUS_GRAD = 15
+    K_SILU = 16
+    K_SILU_GRAD = 17
+    K_GELU = 18            # params[0]: 0 exact (erf), 1 tanh approximation
+    K_GELU_GRAD = 19
+    NKERNELS = 20
 
 cdef enum:
     CLASS_MEMORY = 0       # memory-bound: a few flops per element
     CLASS_MASK = 1         # any kernel that reads or writes a bit mask (own crossover:
                            # the Numba mask kernels are slower per element than Cython's SIMD)
-    NCLASSES = 2
+    CLASS_COMPUTE = 2      # transcendental: tens of flops per element
+    NCLASSES = 3
 
 cdef Kernel KERNELS[NKERNELS]
 
@@ -101,11 +111,20 @@ register(K_CRELU_GRAD, crelu_grad_kernel[float], crelu_grad_kernel[double], CLAS
 register(K_SHIFT_RELU, shift_relu_kernel[float], shift_relu_kernel[double], CLASS_MEMORY)
 register(K_SHIFT_SELECT_ACC, shift_select_acc_kernel[float], shift_select_acc_kernel[double],
          CLASS_MEMORY)
+register(K_ELU, elu_kernel[float], elu_kernel[double], CLASS_COMPUTE)
+register(K_ELU_GRAD, elu_grad_kernel[float], elu_grad_kernel[double], CLASS_COMPUTE)
+register(K_SOFTPLUS, softplus_kernel[float], softplus_kernel[double], CLASS_COMPUTE)
+register(K_SOFTPLUS_GRAD, softplus_grad_kernel[float], softplus_grad_kernel[double], CLASS_COMPUTE)
+register(K_SILU, silu_kernel[float], silu_kernel[double], CLASS_COMPUTE)
+register(K_SILU_GRAD, silu_grad_kernel[float], silu_grad_kernel[double], CLASS_COMPUTE)
+register(K_GELU, gelu_kernel[float], gelu_kernel[double], CLASS_COMPUTE)
+register(K_GELU_GRAD, gelu_grad_kernel[float], gelu_grad_kernel[double], CLASS_COMPUTE)
 
 # Kernel names as the Numba backend knows them (index = kernel id).
 KERNEL_NAMES = ("relu", "mask_select", "relu6", "leaky_relu", "mask_scale", "prelu",
                 "prelu_grad", "prelu_wterm", "neg_relu", "crelu_grad", "shift_relu",
-                "shift_select_acc")
+                "shift_select_acc", "elu", "elu_grad", "softplus", "softplus_grad", "silu",
+                "silu_grad", "gelu", "gelu_grad")
 # Public function -> kernel id (explain() and the tests use this).
 FUNCTION_KERNELS = {
     "relu": K_RELU, "relu_backward": K_MASK_SELECT,
@@ -114,8 +133,12 @@ FUNCTION_KERNELS = {
     "prelu": K_PRELU, "prelu_backward": K_PRELU_GRAD,
     "crelu": K_NEG_RELU, "crelu_backward": K_CRELU_GRAD,
     "brelu": K_SHIFT_RELU, "brelu_backward": K_SHIFT_SELECT_ACC,
+    "elu": K_ELU, "elu_backward": K_ELU_GRAD, "selu": K_ELU, "selu_backward": K_ELU_GRAD,
+    "celu": K_ELU, "celu_backward": K_ELU_GRAD,
+    "softplus": K_SOFTPLUS, "softplus_backward": K_SOFTPLUS_GRAD,
+    "silu": K_SILU, "silu_backward": K_SILU_GRAD, "gelu": K_GELU, "gelu_backward": K_GELU_GRAD,
 }
-CLASS_NAMES = ("memory-bound", "mask")
+CLASS_NAMES = ("memory-bound", "mask", "compute-bound")
 
 
 # --------------------------------------------------------------------------------------
@@ -617,7 +640,9 @@ cdef cnp.ndarray check_mask(str fname, object mask, Py_ssize_t n):
 # Generic entry points, shared by every op of a kind
 # --------------------------------------------------------------------------------------
 cdef object forward(int kid, str fname, object x, object out, bint return_mask,
-                    const double* params, tuple pparams):
+                    const double* params, tuple pparams, tuple kparams=None):
+    # pparams: the op's own parameters, for the NumPy reference; kparams: the kernel's
+    # coefficients (params as a tuple) for the Numba kernel, when they differ.
     cdef cnp.ndarray a, y
     cdef cnp.ndarray m = None
     cdef int reason, backend
@@ -636,7 +661,8 @@ cdef object forward(int kid, str fname, object x, object out, bint return_mask,
         return getattr(_reference, fname)(a, *pparams, out=y)
     if return_mask:
         m = new_mask(cnp.PyArray_SIZE(a))
-    if backend == B_NUMBA and run_numba(kid, a, None, None, None, y, m, pparams):
+    if backend == B_NUMBA and run_numba(kid, a, None, None, None, y, m,
+                                        pparams if kparams is None else kparams):
         pass
     elif flat:
         run_flat(kid, a, None, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
@@ -709,6 +735,36 @@ def leaky_relu_backward(grad, mask, double negative_slope=0.01, out=None):
     cdef double p[1]
     p[0] = negative_slope
     return mask_backward(K_MASK_SCALE, "leaky_relu_backward", grad, mask, out, p, (negative_slope,))
+
+
+cdef object binary(int kid, str fname, object grad, object other, str oname, object out,
+                   const double* params, tuple pparams, tuple kparams):
+    """Elementwise backward from grad and one saved array (the forward's input or output)."""
+    cdef cnp.ndarray g, b, y
+    cdef int reason, backend
+    cdef bint flat
+    if out is grad and not cnp.PyArray_Check(grad):
+        raise TypeError(f"{fname}: out=grad needs grad to be a numpy.ndarray, got {type(grad).__name__}")
+    g = as_input(fname, "grad", grad)
+    b = as_input(fname, oname, other)
+    check_like(fname, g, "grad", b, oname)
+    y = prepare_out(fname, g, out, "grad")
+    if out is not None:
+        if y is not g and overlaps(g, y) and not same_view(g, y):
+            g = g.copy()
+        if overlaps(b, y) and not same_view(b, y):
+            b = b.copy()
+    flat = is_flat(g, b, y, False)
+    backend = decide(kid, g, b, y, False, flat, &reason)
+    if backend == B_NUMPY:
+        return getattr(_reference, fname)(g, b, *pparams, out=y)
+    if backend == B_NUMBA and run_numba(kid, g, b, None, None, y, None, kparams):
+        pass
+    elif flat:
+        run_flat(kid, g, b, None, NULL, y, NULL, params)
+    else:
+        run_any_layout(kid, g, b, None, NULL, y, NULL, params)
+    return y
 
 
 # --------------------------------------------------------------------------------------
@@ -952,6 +1008,120 @@ def brelu_backward(grad, x, biases):
         p[0] = <double>bs[j]
         run_with(backend, K_SHIFT_SELECT_ACC, g[..., j], a, gx, gx, p, (p[0],))
     return gx
+
+
+# --------------------------------------------------------------------------------------
+# Smooth ops (docstrings completed from the op table)
+# --------------------------------------------------------------------------------------
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+cdef int check_output_determines(str fname, str pname, double value) except -1:
+    if not value >= 0:
+        raise ValueError(f"{fname}: {pname} = {value} < 0: the forward's output no longer "
+                         "determines the gradient (y <= 0 both where x <= 0 and elsewhere); "
+                         "use a non-negative " + pname)
+    return 0
+
+
+def elu(x, double alpha=1.0, out=None):
+    """elu(x, alpha=1.0, out=None)"""
+    cdef double p[3]
+    p[0] = alpha; p[1] = 1.0; p[2] = 1.0
+    return forward(K_ELU, "elu", x, out, False, p, (alpha,), (p[0], p[1], p[2]))
+
+
+def elu_backward(grad, y, double alpha=1.0, out=None):
+    """elu_backward(grad, y, alpha=1.0, out=None)"""
+    cdef double p[3]
+    check_output_determines("elu_backward", "alpha", alpha)
+    p[0] = alpha; p[1] = 1.0; p[2] = 1.0
+    return binary(K_ELU_GRAD, "elu_backward", grad, y, "y", out, p, (alpha,), (p[0], p[1], p[2]))
+
+
+def selu(x, out=None):
+    """selu(x, out=None)"""
+    cdef double p[3]
+    p[0] = SELU_ALPHA * SELU_SCALE; p[1] = SELU_SCALE; p[2] = 1.0
+    return forward(K_ELU, "selu", x, out, False, p, (), (p[0], p[1], p[2]))
+
+
+def selu_backward(grad, y, out=None):
+    """selu_backward(grad, y, out=None)"""
+    cdef double p[3]
+    p[0] = SELU_ALPHA * SELU_SCALE; p[1] = SELU_SCALE; p[2] = 1.0
+    return binary(K_ELU_GRAD, "selu_backward", grad, y, "y", out, p, (), (p[0], p[1], p[2]))
+
+
+def celu(x, double alpha=1.0, out=None):
+    """celu(x, alpha=1.0, out=None)"""
+    cdef double p[3]
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (celu divides x by alpha)")
+    p[0] = alpha; p[1] = 1.0; p[2] = alpha
+    return forward(K_ELU, "celu", x, out, False, p, (alpha,), (p[0], p[1], p[2]))
+
+
+def celu_backward(grad, y, double alpha=1.0, out=None):
+    """celu_backward(grad, y, alpha=1.0, out=None)"""
+    cdef double p[3]
+    if alpha == 0:
+        raise ValueError("celu_backward: alpha must not be 0 (celu divides x by alpha)")
+    check_output_determines("celu_backward", "alpha", alpha)
+    p[0] = alpha; p[1] = 1.0; p[2] = alpha
+    return binary(K_ELU_GRAD, "celu_backward", grad, y, "y", out, p, (alpha,), (p[0], p[1], p[2]))
+
+
+def softplus(x, double beta=1.0, double threshold=20.0, out=None):
+    """softplus(x, beta=1.0, threshold=20.0, out=None)"""
+    cdef double p[2]
+    if beta == 0:
+        raise ValueError("softplus: beta must not be 0 (softplus divides by beta)")
+    p[0] = beta; p[1] = threshold
+    return forward(K_SOFTPLUS, "softplus", x, out, False, p, (beta, threshold), (beta, threshold))
+
+
+def softplus_backward(grad, y, double beta=1.0, double threshold=20.0, out=None):
+    """softplus_backward(grad, y, beta=1.0, threshold=20.0, out=None)"""
+    cdef double p[2]
+    if beta == 0:
+        raise ValueError("softplus_backward: beta must not be 0 (softplus divides by beta)")
+    p[0] = beta; p[1] = threshold
+    return binary(K_SOFTPLUS_GRAD, "softplus_backward", grad, y, "y", out, p, (beta, threshold),
+                  (beta, threshold))
+
+
+def silu(x, out=None):
+    """silu(x, out=None)"""
+    return forward(K_SILU, "silu", x, out, False, NULL, (), ())
+
+
+def silu_backward(grad, x, out=None):
+    """silu_backward(grad, x, out=None)"""
+    return binary(K_SILU_GRAD, "silu_backward", grad, x, "x", out, NULL, (), ())
+
+
+cdef double gelu_mode(str fname, object approximate) except -1:
+    if approximate == "none":
+        return 0.0
+    if approximate == "tanh":
+        return 1.0
+    raise ValueError(f"{fname}: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def gelu(x, approximate="none", out=None):
+    """gelu(x, approximate="none", out=None)"""
+    cdef double p[1]
+    p[0] = gelu_mode("gelu", approximate)
+    return forward(K_GELU, "gelu", x, out, False, p, (approximate,), (p[0],))
+
+
+def gelu_backward(grad, x, approximate="none", out=None):
+    """gelu_backward(grad, x, approximate="none", out=None)"""
+    cdef double p[1]
+    p[0] = gelu_mode("gelu_backward", approximate)
+    return binary(K_GELU_GRAD, "gelu_backward", grad, x, "x", out, p, (approximate,), (p[0],))
 
 
 # --------------------------------------------------------------------------------------

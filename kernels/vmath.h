@@ -50,6 +50,41 @@
 static inline uint64_t rk__bits(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline double rk__from_bits(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
 
+/* Branch-free select, (c ? a : b), done on the bit patterns with an all-ones/all-zeros mask.
+ * Used for EVERY select in this file instead of a C ternary: gcc turns a ternary into
+ * control flow plus a PHI node, and then
+ *   - the sink pass moves a value used by only one arm into that arm, and
+ *   - jump threading / PRE duplicate arithmetic into the arms when a constant (a clamp
+ *     bound, a special value) flows out of the PHI,
+ * which leaves floating-point operations inside conditional blocks; with the default
+ * -ftrapping-math those "may trap", if-conversion refuses to speculate them and the loop is
+ * not vectorised. Both were observed with gcc 12 -O3 (e.g. `y[i] = rk_expm1(x[i])`, and
+ * `y[i] = (float)rk_exp((double)x[i])`). The mask form has no PHI and no arms, so every
+ * value is computed unconditionally and the select is and/andn/or (one vpternlogq on
+ * AVX-512). */
+static inline uint64_t rk__mask(int c) { return (uint64_t)0 - (uint64_t)(c != 0); }
+static inline double rk__sel(int c, double a, double b)
+{
+    uint64_t m = rk__mask(c);
+    return rk__from_bits((rk__bits(a) & m) | (rk__bits(b) & ~m));
+}
+
+/* Public forms for the kernels built on this file. A caller loop must follow the same
+ * rule: `y = v > 0 ? v : a * rk_expm1(v)` is NOT vectorised by gcc 12 (the call is sunk into
+ * the arm and if-conversion cannot speculate it); compute unconditionally and select:
+ *     double e = a * rk_expm1(v);  y = rk_select(v > 0, v, e);                          */
+static inline double rk_select(int c, double a, double b) { return rk__sel(c, a, b); }
+static inline float rk_selectf(int c, float a, float b)
+{
+    uint32_t m = (uint32_t)0 - (uint32_t)(c != 0), ua, ub, ur;
+    float r;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    ur = (ua & m) | (ub & ~m);
+    memcpy(&r, &ur, sizeof r);
+    return r;
+}
+
 /* Adding 1.5*2^52 to a double of magnitude < 2^51 rounds it to an integer (ties to even)
  * and leaves that integer, in two's complement, in the low mantissa bits. */
 #define RK__SHIFTER 0x1.8p52
@@ -108,6 +143,16 @@ static inline void rk__exp_core(double hi, double lo, double *n_out, double *rh_
     *corr_out = rl + (r * r) * q;
 }
 
+/* 1 + (rh + corr) with 1 + rh summed exactly (Fast2Sum, valid since |rh| < 1): only the
+ * final addition rounds. The naive 1 + (rh + corr) rounds rh + corr first, which cost up
+ * to 0.84 ulp in exp (measured). */
+static inline double rk__one_plus(double rh, double corr)
+{
+    double s = 1.0 + rh;
+    double e = (1.0 - s) + rh;
+    return s + (e + corr);
+}
+
 /* Split n (|n| <= 1134) into n1 + n2 with both halves in [-567, 567], so 2^n1 and 2^n2 are
  * normal doubles: v * 2^n1 is exact and the single rounding happens in the final multiply
  * by 2^n2, which gives correctly rounded gradual underflow and exact overflow to inf. */
@@ -122,16 +167,16 @@ static inline void rk__split_pow2(double n, double *s1, double *s2)
  * exp(x). The input is clamped to [-746, 710] (NaN passes through the comparisons):
  * exp(710) overflows and exp(-746) underflows to 0 anyway, and the clamp keeps n within the
  * range of rk__split_pow2, so +inf -> inf, -inf -> 0 need no special case.
- * Result = (1 + expm1(r)) * 2^n1 * 2^n2; |error| < 0.75 ulp by construction.
+ * Result = (1 + expm1(r)) * 2^n1 * 2^n2, one rounding in 1 + expm1(r) (plus the final one
+ * for subnormal results).
  */
 static inline double rk_exp(double x)
 {
-    double xc = x > 710.0 ? 710.0 : x;
-    xc = xc < -746.0 ? -746.0 : xc;
+    double xc = rk__sel(x > 710.0, 710.0, rk__sel(x < -746.0, -746.0, x));
     double n, rh, corr, s1, s2;
     rk__exp_core(xc, 0.0, &n, &rh, &corr);
     rk__split_pow2(n, &s1, &s2);
-    double e = 1.0 + (rh + corr);
+    double e = rk__one_plus(rh, corr);
     return (e * s1) * s2;
 }
 
@@ -147,8 +192,7 @@ static inline double rk_exp(double x)
  */
 static inline double rk_expm1(double x)
 {
-    double xc = x > 710.0 ? 710.0 : x;
-    xc = xc < -45.0 ? -45.0 : xc;
+    double xc = rk__sel(x > 710.0, 710.0, rk__sel(x < -45.0, -45.0, x));
     double n, rh, corr, s1, s2;
     rk__exp_core(xc, 0.0, &n, &rh, &corr);
     rk__split_pow2(n, &s1, &s2);
@@ -163,11 +207,11 @@ static inline double rk_expm1(double x)
     double mid = s + (err + t * corr);
 
     /* large n */
-    double tinv = rk__pow2i(-(n > 1000.0 ? 1000.0 : n));
-    double big = ((1.0 + (rh + (corr - tinv))) * s1) * s2;
+    double tinv = rk__pow2i(-rk__sel(n > 1000.0, 1000.0, n));
+    double big = (rk__one_plus(rh, corr - tinv) * s1) * s2;
 
-    double y = n > 53.0 ? big : mid;
-    return x == 0.0 ? x : y;
+    double y = rk__sel(n > 53.0, big, mid);
+    return rk__sel(x == 0.0, x, y);
 }
 
 /*
@@ -209,10 +253,10 @@ static inline double rk_log1p(double x)
     R = R * z;
     double y = k * RK__LN2HI - ((hfsq - (s * (hfsq + R) + (k * RK__LN2LO + cu))) - f);
 
-    y = x == INFINITY ? x : y;
-    y = x == -1.0 ? -INFINITY : y;
-    y = x < -1.0 ? NAN : y;
-    return x == 0.0 ? x : y;
+    y = rk__sel(x == INFINITY, x, y);
+    y = rk__sel(x == -1.0, -INFINITY, y);
+    y = rk__sel(x < -1.0, NAN, y);
+    return rk__sel(x == 0.0, x, y);
 }
 
 /*
@@ -237,9 +281,10 @@ static inline double rk__erf_ratio(double ax)
     int i0 = ax < RK__ERF_SPLIT1, i1 = ax < RK__ERF_SPLIT2, i2 = ax < RK__ERF_SPLIT3;
     /* 1/x^2 only where it is used: the operand is kept in [1.25, 28] so that no lane divides
      * by zero or overflows. */
-    double at = ax < RK__ERF_SPLIT2 ? RK__ERF_SPLIT2 : (ax > 28.0 ? 28.0 : ax);
-    double t = i0 ? ax * ax : (i1 ? ax - 1.0 : 1.0 / (at * at));
-#define RK__SEL(a, b, c, d) (i0 ? (a) : (i1 ? (b) : (i2 ? (c) : (d))))
+    double at = rk__sel(ax < RK__ERF_SPLIT2, RK__ERF_SPLIT2, rk__sel(ax > 28.0, 28.0, ax));
+    double t_sq = ax * ax, t_lin = ax - 1.0, t_inv = 1.0 / (at * at);
+    double t = rk__sel(i0, t_sq, rk__sel(i1, t_lin, t_inv));
+#define RK__SEL(a, b, c, d) rk__sel(i0, (a), rk__sel(i1, (b), rk__sel(i2, (c), (d))))
     /*                      I0 (pp/qq)                I1 (pa/qa)                I2 (ra/sa)                I3 (rb/sb) */
     double P = RK__SEL(0.0,                       0.0,                      -9.81432934416914548592e+00, 0.0);
     P = P * t + RK__SEL(0.0,                      -2.16637559486879084300e-03, -8.12874355063065934246e+01, -4.83519191608651397019e+02);
@@ -281,7 +326,7 @@ static inline double rk__erfc_tail(double a, double ratio)
     double n, rh, corr, s1, s2;
     rk__exp_core(hi, lo, &n, &rh, &corr);
     rk__split_pow2(n, &s1, &s2);
-    double e = 1.0 + (rh + corr);
+    double e = rk__one_plus(rh, corr);
     return ((e * s1) / a) * s2;
 }
 
@@ -291,18 +336,20 @@ static inline double rk_erf(double x)
 {
     double ax = RK_FABS(x);
     double ratio = rk__erf_ratio(ax);
-    double a = ax > 28.0 ? 28.0 : ax;
+    double a = rk__sel(ax > 28.0, 28.0, rk__sel(ax < RK__ERF_SPLIT2, RK__ERF_SPLIT2, ax));
     double small = x + x * ratio;
     double mid = RK__ERX + ratio;
-    double tail = 1.0 - rk__erfc_tail(a < RK__ERF_SPLIT2 ? RK__ERF_SPLIT2 : a, ratio);
-    double pos = ax < RK__ERF_SPLIT2 ? mid : tail;
-    return ax < RK__ERF_SPLIT1 ? small : RK_COPYSIGN(pos, x);
+    double tail = 1.0 - rk__erfc_tail(a, ratio);
+    double pos = rk__sel(ax < RK__ERF_SPLIT2, mid, tail);
+    return rk__sel(ax < RK__ERF_SPLIT1, small, RK_COPYSIGN(pos, x));
 }
 
 /*
  * erfc(x):
- *   I0: 1 - erf(x) for x < 1/4 (erfc >= 0.72, no cancellation to fear), else
- *       0.5 - (x*y + (x - 0.5)) which keeps x - 0.5 exact (msun);
+ *   I0: erfc = (1 - x) - x*y with 1 - x kept exactly as a TwoSum pair, so only x*y (at
+ *       most 11% of the result) and the final addition round. msun's
+ *       0.5 - (x*y + (x - 0.5)) rounds the intermediate sum, which near x = 0.84 (erfc =
+ *       0.233, the sum 0.267 in the binade above) costs up to 1 ulp by itself;
  *   I1: (1 - erx) - P/Q (1 - erx exact) or 1 + (erx + P/Q) for negative x;
  *   I2/I3: the exp tail for x > 0, 2 - tail for x < 0.
  * erfc(x) underflows to 0 for x > 27.23 and is subnormal in ~[26.55, 27.23]; the far
@@ -312,13 +359,18 @@ static inline double rk_erfc(double x)
 {
     double ax = RK_FABS(x);
     double ratio = rk__erf_ratio(ax);
-    double a = ax > 28.0 ? 28.0 : ax;
+    double a = rk__sel(ax > 28.0, 28.0, rk__sel(ax < RK__ERF_SPLIT2, RK__ERF_SPLIT2, ax));
     double xy = x * ratio;
-    double small = x < 0.25 ? 1.0 - (x + xy) : 0.5 - (xy + (x - 0.5));
-    double mid = x > 0.0 ? (1.0 - RK__ERX) - ratio : 1.0 + (RK__ERX + ratio);
-    double r = rk__erfc_tail(a < RK__ERF_SPLIT2 ? RK__ERF_SPLIT2 : a, ratio);
-    double tail = x > 0.0 ? r : 2.0 - r;
-    return ax < RK__ERF_SPLIT1 ? small : (ax < RK__ERF_SPLIT2 ? mid : tail);
+    double oh = 1.0 - x;                              /* TwoSum: 1 - x == oh + ol exactly */
+    double ob = oh - 1.0;
+    double ol = (1.0 - (oh - ob)) + (-x - ob);
+    double small = oh + (ol - xy);
+    double mid_pos = (1.0 - RK__ERX) - ratio, mid_neg = 1.0 + (RK__ERX + ratio);
+    double mid = rk__sel(x > 0.0, mid_pos, mid_neg);
+    double r = rk__erfc_tail(a, ratio);
+    double r_neg = 2.0 - r;
+    double tail = rk__sel(x > 0.0, r, r_neg);
+    return rk__sel(ax < RK__ERF_SPLIT1, small, rk__sel(ax < RK__ERF_SPLIT2, mid, tail));
 }
 
 /*
@@ -351,17 +403,17 @@ static inline double rk_tanh(double x)
     g = g * z - 3.333333333333333e-01;
     double small = ax + ax * (z * g);
 
-    double a2 = 2.0 * (ax > 22.0 ? 22.0 : ax);
+    double a2 = 2.0 * rk__sel(ax > 22.0, 22.0, ax);
     double n, rh, corr;
     rk__exp_core(a2, 0.0, &n, &rh, &corr);
-    double E = (1.0 + (rh + corr)) * rk__pow2i(n);   /* n <= 64: one scale suffices */
+    double E = rk__one_plus(rh, corr) * rk__pow2i(n);   /* n <= 64: one scale suffices */
     double S = E + 1.0;
     double err = (E - S) + 1.0;                       /* E + 1 == S + err exactly */
     double q = 2.0 / S;
     q = q - (0.5 * q) * (q * err);
     double large = 1.0 - q;
 
-    return RK_COPYSIGN(ax < 0.625 ? small : large, x);
+    return RK_COPYSIGN(rk__sel(ax < 0.625, small, large), x);
 }
 
 /*
@@ -378,8 +430,9 @@ static inline double rk_sigmoid(double x)
     double S = 1.0 + E;
     double err = (1.0 - S) + E;
     int pos = x >= 0.0;
-    double q = (pos ? 1.0 : E) / S;
-    double inv = pos ? q : 1.0 - q;
+    double q = rk__sel(pos, 1.0, E) / S;
+    double omq = 1.0 - q;
+    double inv = rk__sel(pos, q, omq);
     return q - q * (err * inv);
 }
 

@@ -7,7 +7,7 @@ from conftest import (BACKENDS, COMPILED_DTYPES, ODD_SIZES, assert_same, bits,
                       expected_backward, expected_mask, expected_relu, random_floats,
                       special_values)
 
-OPS = list(relukit.ELEMENTWISE.values())
+OPS = list(relukit.MASKED.values())
 OP_IDS = [op.name for op in OPS]
 
 

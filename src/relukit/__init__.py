@@ -10,6 +10,18 @@ Importing relukit compiles nothing and does not import numba.
 """
 from . import _core, reference
 from ._core import (
+    celu,
+    celu_backward,
+    elu,
+    elu_backward,
+    gelu,
+    gelu_backward,
+    selu,
+    selu_backward,
+    silu,
+    silu_backward,
+    softplus,
+    softplus_backward,
     brelu,
     brelu_backward,
     crelu,
@@ -34,7 +46,7 @@ from .dispatch import (
     thresholds,
     use_backend,
 )
-from .ops import ELEMENTWISE, OPS
+from .ops import ELEMENTWISE, MASKED, OPS, SMOOTH
 
 __version__ = "0.1.0"
 
@@ -47,7 +59,9 @@ del _configure_from_environment
 __all__ = [
     "relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward",
     "prelu", "prelu_backward", "crelu", "crelu_backward", "brelu", "brelu_backward",
+    "elu", "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "softplus",
+    "softplus_backward", "silu", "silu_backward", "gelu", "gelu_backward",
     "backends", "explain", "get_backend", "get_num_threads",
-    "set_backend", "set_num_threads", "set_threshold", "thresholds", "use_backend", "OPS", "ELEMENTWISE",
+    "set_backend", "set_num_threads", "set_threshold", "thresholds", "use_backend", "OPS", "ELEMENTWISE", "MASKED", "SMOOTH",
     "reference",
 ]

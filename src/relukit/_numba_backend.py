@@ -19,6 +19,7 @@ Two hazards are handled rather than avoided:
 Compiled kernels are cached on disk (``cache=True``). Where no cache location is writable
 Numba refuses caching at decoration time; the kernels are then compiled in memory.
 """
+import math
 import threading
 import warnings
 
@@ -231,6 +232,107 @@ def shift_select_acc(g, x, acc, y, bias):
         y[i] = acc[i] + (zero if x[i] - b <= 0 else g[i])
 
 
+# ---- smooth ops: same formulas as kernels/smooth.pxi, evaluated in float64 ----
+
+_SQRT1_2 = 0.70710678118654752440
+_INV_SQRT_2PI = 0.39894228040143267794
+_SQRT_2_OVER_PI = 0.79788456080286535588
+_GELU_TANH_C = 0.044715
+
+
+@_elementwise
+def _sigmoid(z):
+    e = math.exp(-abs(z))
+    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+
+
+@_elementwise
+def _softplus_one(v, beta, threshold):
+    z = beta * v
+    sp = (z if z > 0 else 0.0) + math.log1p(math.exp(-abs(z)))
+    return v if z > threshold else sp / beta
+
+
+@_elementwise
+def _silu_one(v):
+    if v < -708.0:
+        e = math.exp(0.5 * v)
+        return (v * e) * e
+    return v * _sigmoid(v)
+
+
+@_parallel_jit
+def elu(x, y, negcoef, poscoef, divisor):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        y[i] = negcoef * math.expm1(v / divisor) if v <= 0 else poscoef * v
+
+
+@_parallel_jit
+def elu_grad(g, out, y, negcoef, poscoef, divisor):
+    for i in prange(g.size):
+        o = np.float64(out[i])
+        gi = np.float64(g[i])
+        y[i] = gi * ((o + negcoef) / divisor) if o <= 0 else gi * poscoef
+
+
+@_parallel_jit
+def softplus(x, y, beta, threshold):
+    for i in prange(x.size):
+        y[i] = _softplus_one(np.float64(x[i]), beta, threshold)
+
+
+@_parallel_jit
+def softplus_grad(g, out, y, beta, threshold):
+    for i in prange(g.size):
+        gi = np.float64(g[i])
+        z = beta * np.float64(out[i])
+        y[i] = gi if z > threshold else gi * -math.expm1(-z)
+
+
+@_parallel_jit
+def silu(x, y):
+    for i in prange(x.size):
+        y[i] = _silu_one(np.float64(x[i]))
+
+
+@_parallel_jit
+def silu_grad(g, x, y):
+    for i in prange(g.size):
+        v = np.float64(x[i])
+        s = _sigmoid(v)
+        t = _sigmoid(-v)
+        y[i] = np.float64(g[i]) * (s + (v * s) * t)
+
+
+@_parallel_jit
+def gelu(x, y, mode):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        if mode == 0:
+            y[i] = (0.5 * v) * math.erfc(-v * _SQRT1_2)
+        else:
+            u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
+            y[i] = v * _sigmoid(u2)
+
+
+@_parallel_jit
+def gelu_grad(g, x, y, mode):
+    for i in prange(g.size):
+        v = np.float64(x[i])
+        gi = np.float64(g[i])
+        if mode == 0:
+            pdf = _INV_SQRT_2PI * math.exp(-0.5 * (v * v))
+            cdf = 0.5 * math.erfc(-v * _SQRT1_2)
+            y[i] = gi * (cdf + v * pdf)
+        else:
+            u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
+            du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
+            s = _sigmoid(u2)
+            t = _sigmoid(-u2)
+            y[i] = gi * (s + (v * du2) * (s * t))
+
+
 def _threads(requested):
     return requested if requested > 0 else numba.config.NUMBA_NUM_THREADS
 
@@ -252,6 +354,15 @@ _RUNNERS = {
     "crelu_grad": lambda a, b, c, mi, y, mo, p: crelu_grad(a, b, c, y),
     "shift_relu": lambda a, b, c, mi, y, mo, p: shift_relu(a, y, p[0]),
     "shift_select_acc": lambda a, b, c, mi, y, mo, p: shift_select_acc(a, b, c, y, p[0]),
+    # smooth ops: p holds the kernel coefficients (as the Cython kernels' params array)
+    "elu": lambda a, b, c, mi, y, mo, p: elu(a, y, *p),
+    "elu_grad": lambda a, b, c, mi, y, mo, p: elu_grad(a, b, y, *p),
+    "softplus": lambda a, b, c, mi, y, mo, p: softplus(a, y, *p),
+    "softplus_grad": lambda a, b, c, mi, y, mo, p: softplus_grad(a, b, y, *p),
+    "silu": lambda a, b, c, mi, y, mo, p: silu(a, y),
+    "silu_grad": lambda a, b, c, mi, y, mo, p: silu_grad(a, b, y),
+    "gelu": lambda a, b, c, mi, y, mo, p: gelu(a, y, int(p[0])),
+    "gelu_grad": lambda a, b, c, mi, y, mo, p: gelu_grad(a, b, y, int(p[0])),
 }
 
 

@@ -1,6 +1,6 @@
 """``python -m relukit bench``: relukit against NumPy (and PyTorch / numexpr when installed).
 
-Every op in :data:`relukit.ELEMENTWISE` is measured in four variants:
+Every op in :data:`relukit.MASKED` is measured in four variants:
 
 ``forward in place``
     relukit ``op.forward(x, out=x)`` against the op's NumPy idiom ``op.numpy_forward(x)``
@@ -794,7 +794,7 @@ def add_arguments(p):
     p.add_argument("--dtypes", nargs="+", type=_parse_dtype_arg, metavar="DTYPE",
                    help="float dtypes (default float32 float64)")
     p.add_argument("--big", action="store_true", help="add n = 10^8 (needs ~6 GB of memory for float64)")
-    p.add_argument("--ops", nargs="+", metavar="OP", help="ops to run (default: every op in relukit.ELEMENTWISE)")
+    p.add_argument("--ops", nargs="+", metavar="OP", help="ops to run (default: every op in relukit.MASKED)")
     p.add_argument("--variants", nargs="+", choices=sorted(VARIANT_KEYS), metavar="V",
                    help=f"variants to run, of {', '.join(VARIANT_KEYS)} (default: all)")
     p.add_argument("--repeats", type=int, metavar="R",
@@ -856,13 +856,13 @@ def _print_header(env, peers, warm_s, warm_msgs, out):
 def run(args, out=None):
     out = out or sys.stdout
     t_start = time.perf_counter()
-    ops = list(relukit.ELEMENTWISE.values())
+    ops = list(relukit.MASKED.values())
     if args.ops:
-        unknown = [o for o in args.ops if o not in relukit.ELEMENTWISE]
+        unknown = [o for o in args.ops if o not in relukit.MASKED]
         if unknown:
-            print(f"relukit bench: unknown op(s) {unknown}; known: {sorted(relukit.ELEMENTWISE)}", file=sys.stderr)
+            print(f"relukit bench: unknown op(s) {unknown}; known: {sorted(relukit.MASKED)}", file=sys.stderr)
             return 2
-        ops = [relukit.ELEMENTWISE[o] for o in args.ops]
+        ops = [relukit.MASKED[o] for o in args.ops]
     chosen = {VARIANT_KEYS[v] for v in args.variants} if args.variants else set(VARIANTS)
     variants = [v for v in VARIANTS if v in chosen]
     quick = args.quick

@@ -44,6 +44,7 @@ DEFAULT_THRESHOLDS = {
     # class: (float32, float64)
     "memory-bound": (131_072, 262_144),
     "mask": (NEVER, NEVER),
+    "compute-bound": (16_384, 16_384),
 }
 
 

@@ -9,6 +9,8 @@ means one entry here plus its kernels.
 from dataclasses import dataclass, field
 from typing import Callable
 
+import math
+
 import numpy as np
 
 from . import _core, reference
@@ -38,6 +40,7 @@ class Op:
     kind: str = "elementwise"
     sample_args: Callable = None    # composite ops: f(x, rng) -> dict of required arguments
     other_dtypes: str = "float16 and integer dtypes are computed by the NumPy reference"
+    numpy_text: str = ""            # the straightforward NumPy formula, for the docstring
 
 
 OPS = {}
@@ -59,8 +62,10 @@ def _document(op):
         return                      # composite ops carry their docstrings in _core.pyx
     needs = {"mask": "the bit mask returned by the forward with ``return_mask=True``",
              "output": "the forward's output", "input": "the forward's input"}[op.backward_needs]
-    mask_sig = ", return_mask=False" if op.backward_needs == "mask" else ""
-    op.forward.__doc__ = f"""{_signature(op, f"{op.name}(x", f", out=None{mask_sig})")}
+    if op.backward_needs != "mask":
+        _document_smooth(op, needs)
+        return
+    op.forward.__doc__ = f"""{_signature(op, f"{op.name}(x", ", out=None, return_mask=False)")}
 
     {op.formula}
 
@@ -103,6 +108,41 @@ def _document(op):
     Where the mask bit is clear the result is {op.cleared_bit}, whatever grad holds there
     (a select, as in PyTorch's ``threshold_backward``, not a product).
     Equivalent NumPy: ``relukit.reference.{op.backward.__name__}(grad, mask)``.
+    """
+
+
+def _document_smooth(op, needs):
+    saved = {"output": "y", "input": "x"}[op.backward_needs]
+    op.forward.__doc__ = f"""{_signature(op, f"{op.name}(x", ", out=None)")}
+
+    {op.formula}
+
+    Parameters
+    ----------
+    x : array_like
+        float32 and float64 run compiled kernels (evaluated in double, rounded once);
+        {op.other_dtypes}. ``out=x`` (in place) needs a writeable ndarray.
+    out : ndarray, optional
+        Same shape and dtype as ``x``; ``out=x`` is in place and allocates nothing.
+
+    Notes
+    -----
+    Accuracy: within {op.max_ulp} ulp of the correctly rounded result over the whole finite
+    range, in every backend (measured in the tests against mpmath). NaN propagates.
+    Equivalent NumPy: ``{op.numpy_text}``.
+    """
+    op.backward.__doc__ = f"""{_signature(op, f"{op.backward.__name__}(grad, {saved}", ", out=None)")}
+
+    Gradient of :func:`{op.name}`: {op.derivative}. Needs only {needs} (``{saved}``).
+
+    Parameters
+    ----------
+    grad : array_like
+        Upstream gradient, same shape and dtype as ``{saved}``.
+    {saved} : array_like
+        The forward's {"output" if saved == "y" else "input"}.
+    out : ndarray, optional
+        ``out=grad`` is in place.
     """
 
 
@@ -223,4 +263,150 @@ register(Op(
     sample_args=lambda x, rng: {"biases": np.array([-0.5, 0.0, 0.25, 1.0])},
 ))
 
+# ---- smooth ops: the straightforward NumPy formulas are what the benchmarks compare with ----
+
+def _erf():
+    try:
+        from scipy.special import erf
+        return erf
+    except ImportError:                 # NumPy has no erf; element by element through libm
+        return lambda v: np.frompyfunc(math.erf, 1, 1)(v).astype(v.dtype)
+
+
+def _assign(x, value):
+    x[...] = value
+    return x
+
+
+SMOOTH = "float16 is computed by the NumPy reference; integer input is a TypeError"
+
+register(Op(
+    name="elu",
+    forward=_core.elu,
+    backward=_core.elu_backward,
+    ref_forward=reference.elu,
+    ref_backward=reference.elu_backward,
+    formula="ELU: ``y = x if x > 0 else alpha * (exp(x) - 1)`` (computed with expm1).",
+    derivative="``grad`` where y > 0, else ``grad * (y + alpha)``; alpha must be >= 0",
+    backward_needs="output",
+    mask_bit="",
+    max_ulp=4,
+    other_dtypes=SMOOTH,
+    numpy_text="np.where(x > 0, x, alpha * (np.exp(x) - 1))",
+    numpy_forward=lambda x, alpha=1.0: _assign(x, np.where(x > 0, x, alpha * (np.exp(x) - 1))),
+    numpy_saved=lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(x) - 1)),
+    numpy_backward=lambda g, y, alpha=1.0: _assign(g, g * np.where(y > 0, 1, y + alpha)),
+    params={"alpha": 1.0},
+))
+
+register(Op(
+    name="selu",
+    forward=_core.selu,
+    backward=_core.selu_backward,
+    ref_forward=reference.selu,
+    ref_backward=reference.selu_backward,
+    formula=("SELU: ``scale * (x if x > 0 else alpha * (exp(x) - 1))`` with "
+             "alpha = 1.6732632423543772, scale = 1.0507009873554805 (Klambauer et al.)."),
+    derivative="``grad * scale`` where y > 0, else ``grad * (y + alpha * scale)``",
+    backward_needs="output",
+    mask_bit="",
+    max_ulp=4,
+    other_dtypes=SMOOTH,
+    numpy_text="scale * np.where(x > 0, x, alpha * (np.exp(x) - 1))",
+    numpy_forward=lambda x: _assign(x, reference.SELU_SCALE * np.where(
+        x > 0, x, reference.SELU_ALPHA * (np.exp(x) - 1))),
+    numpy_saved=lambda x: reference.SELU_SCALE * np.where(
+        x > 0, x, reference.SELU_ALPHA * (np.exp(x) - 1)),
+    numpy_backward=lambda g, y: _assign(g, g * np.where(
+        y > 0, reference.SELU_SCALE, y + reference.SELU_ALPHA * reference.SELU_SCALE)),
+))
+
+register(Op(
+    name="celu",
+    forward=_core.celu,
+    backward=_core.celu_backward,
+    ref_forward=reference.celu,
+    ref_backward=reference.celu_backward,
+    formula="CELU: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``; alpha != 0.",
+    derivative="``grad`` where y > 0, else ``grad * (y + alpha) / alpha``; alpha must be > 0",
+    backward_needs="output",
+    mask_bit="",
+    max_ulp=4,
+    other_dtypes=SMOOTH,
+    numpy_text="np.maximum(0, x) + np.minimum(0, alpha * (np.exp(x / alpha) - 1))",
+    numpy_forward=lambda x, alpha=1.0: _assign(
+        x, np.maximum(0, x) + np.minimum(0, alpha * (np.exp(x / alpha) - 1))),
+    numpy_saved=lambda x, alpha=1.0: np.maximum(0, x) + np.minimum(0, alpha * (np.exp(x / alpha) - 1)),
+    numpy_backward=lambda g, y, alpha=1.0: _assign(g, g * np.where(y > 0, 1, (y + alpha) / alpha)),
+    params={"alpha": 1.0},
+))
+
+register(Op(
+    name="softplus",
+    forward=_core.softplus,
+    backward=_core.softplus_backward,
+    ref_forward=reference.softplus,
+    ref_backward=reference.softplus_backward,
+    formula=("Softplus: ``log(1 + exp(beta * x)) / beta``, and ``x`` where "
+             "``beta * x > threshold`` (PyTorch's definition); computed without overflow."),
+    derivative="``grad * sigmoid(beta * x)``, from the output as ``grad * (1 - exp(-beta * y))``",
+    backward_needs="output",
+    mask_bit="",
+    max_ulp=4,
+    other_dtypes=SMOOTH,
+    numpy_text="np.where(beta * x > threshold, x, np.log1p(np.exp(beta * x)) / beta)",
+    numpy_forward=lambda x, beta=1.0, threshold=20.0: _assign(
+        x, np.where(beta * x > threshold, x, np.log1p(np.exp(beta * x)) / beta)),
+    numpy_saved=lambda x, beta=1.0, threshold=20.0: np.where(
+        beta * x > threshold, x, np.log1p(np.exp(beta * x)) / beta),
+    numpy_backward=lambda g, y, beta=1.0, threshold=20.0: _assign(
+        g, np.where(beta * y > threshold, g, g * (1 - np.exp(-beta * y)))),
+    params={"beta": 1.0, "threshold": 20.0},
+))
+
+register(Op(
+    name="silu",
+    forward=_core.silu,
+    backward=_core.silu_backward,
+    ref_forward=reference.silu,
+    ref_backward=reference.silu_backward,
+    formula="SiLU (Swish): ``x * sigmoid(x)``.",
+    derivative="``grad * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``",
+    backward_needs="input",
+    mask_bit="",
+    max_ulp=4,
+    other_dtypes=SMOOTH,
+    numpy_text="x / (1 + np.exp(-x))",
+    numpy_forward=lambda x: _assign(x, x / (1 + np.exp(-x))),
+    numpy_saved=lambda x: x.copy(),
+    numpy_backward=lambda g, x: _assign(g, g * (1 / (1 + np.exp(-x))) * (
+        1 + x * (1 - 1 / (1 + np.exp(-x))))),
+))
+
+register(Op(
+    name="gelu",
+    forward=_core.gelu,
+    backward=_core.gelu_backward,
+    ref_forward=reference.gelu,
+    ref_backward=reference.gelu_backward,
+    formula=("GELU: ``x * Phi(x)``, Phi the standard normal CDF (``approximate='none'``, "
+             "via erfc), or ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`` "
+             "(``approximate='tanh'``)."),
+    derivative="``grad * (Phi(x) + x * phi(x))`` (or the tanh form's derivative)",
+    backward_needs="input",
+    mask_bit="",
+    max_ulp=4,
+    other_dtypes=SMOOTH,
+    numpy_text="0.5 * x * (1 + erf(x / sqrt(2)))",
+    numpy_forward=lambda x, approximate="none": _assign(x, 0.5 * x * (1 + _erf()(x / np.sqrt(2)))),
+    numpy_saved=lambda x, approximate="none": x.copy(),
+    numpy_backward=lambda g, x, approximate="none": _assign(g, g * (
+        0.5 * (1 + _erf()(x / np.sqrt(2))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi))),
+    params={"approximate": "none"},
+))
+
 ELEMENTWISE = {name: op for name, op in OPS.items() if op.kind == "elementwise"}
+# elementwise ops whose backward takes the forward's bit mask (bit-exact in every backend)
+MASKED = {name: op for name, op in ELEMENTWISE.items() if op.backward_needs == "mask"}
+# elementwise ops whose backward takes the forward's input or output (ulp-bounded)
+SMOOTH = {name: op for name, op in ELEMENTWISE.items() if op.backward_needs != "mask"}

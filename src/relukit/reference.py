@@ -8,11 +8,15 @@ Each function has the public signature of its op and works on its own, but does 
 argument checking beyond NumPy's: the public entry points check before calling them.
 Masks are ``np.packbits(bits.ravel(order="C"), bitorder="little")``.
 """
+import math
+
 import numpy as np
 
 __all__ = ["relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu",
            "leaky_relu_backward", "prelu", "prelu_backward", "crelu", "crelu_backward",
-           "brelu", "brelu_backward", "pack_mask", "unpack_mask"]
+           "brelu", "brelu_backward", "elu", "elu_backward", "selu", "selu_backward", "celu",
+           "celu_backward", "softplus", "softplus_backward", "silu", "silu_backward", "gelu",
+           "gelu_backward", "pack_mask", "unpack_mask"]
 
 
 def pack_mask(bits):
@@ -241,3 +245,172 @@ def brelu_backward(grad, x, biases):
         for j, b in enumerate(bs):
             total = total + np.where(x - b <= 0, zero, grad[..., j])
     return total
+
+
+# ---- smooth ops -----------------------------------------------------------------------
+# Evaluated in float64 (float16/float32 inputs are widened first) and rounded once to the
+# input's dtype; each formula is arranged so that no step cancels or overflows.
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)     # NumPy has no erfc; libm's is < 1 ulp
+
+
+def _wide(name, x):
+    x = np.asarray(x)
+    _float_only(name, x)
+    return x, x.astype(np.float64)
+
+
+def _finish(x, value, out):
+    value = np.asarray(value).astype(x.dtype)
+    if out is None:
+        return value
+    np.copyto(out, value)
+    return out
+
+
+def _elu_like(name, x, negcoef, poscoef, divisor, out):
+    x, xd = _wide(name, x)
+    with _quiet():
+        value = np.where(xd <= 0, negcoef * np.expm1(xd / divisor), poscoef * xd)
+    return _finish(x, value, out)
+
+
+def _elu_like_backward(name, grad, y, negcoef, poscoef, divisor, out):
+    grad, g = _wide(name, grad)
+    yd = np.asarray(y, dtype=np.float64)
+    with _quiet():
+        value = np.where(yd <= 0, g * ((yd + negcoef) / divisor), g * poscoef)
+    return _finish(grad, value, out)
+
+
+def _output_determines(name, pname, value):
+    if not value >= 0:
+        raise ValueError(f"{name}: {pname} = {value} < 0: the forward's output no longer "
+                         f"determines the gradient; use a non-negative {pname}")
+
+
+def elu(x, alpha=1.0, out=None):
+    """x where x > 0, else alpha * (exp(x) - 1) (as expm1)."""
+    return _elu_like("elu", x, alpha, 1.0, 1.0, out)
+
+
+def elu_backward(grad, y, alpha=1.0, out=None):
+    """grad where y > 0, else grad * (y + alpha), from the forward's output y."""
+    _output_determines("elu_backward", "alpha", alpha)
+    return _elu_like_backward("elu_backward", grad, y, alpha, 1.0, 1.0, out)
+
+
+def selu(x, out=None):
+    """scale * elu(x, alpha) with SELU's constants (Klambauer et al., 2017)."""
+    return _elu_like("selu", x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, out)
+
+
+def selu_backward(grad, y, out=None):
+    """grad * scale where y > 0, else grad * (y + alpha * scale)."""
+    return _elu_like_backward("selu_backward", grad, y, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, out)
+
+
+def celu(x, alpha=1.0, out=None):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (celu divides x by alpha)")
+    return _elu_like("celu", x, alpha, 1.0, alpha, out)
+
+
+def celu_backward(grad, y, alpha=1.0, out=None):
+    """grad where y > 0, else grad * (y + alpha) / alpha."""
+    if alpha == 0:
+        raise ValueError("celu_backward: alpha must not be 0 (celu divides x by alpha)")
+    _output_determines("celu_backward", "alpha", alpha)
+    return _elu_like_backward("celu_backward", grad, y, alpha, 1.0, alpha, out)
+
+
+def softplus(x, beta=1.0, threshold=20.0, out=None):
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold (PyTorch's definition),
+    as max(z, 0) + log1p(exp(-|z|)) so that exp never overflows."""
+    if beta == 0:
+        raise ValueError("softplus: beta must not be 0 (softplus divides by beta)")
+    x, xd = _wide("softplus", x)
+    with _quiet():
+        z = beta * xd
+        value = np.where(z > threshold, xd,
+                         (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta)
+    return _finish(x, value, out)
+
+
+def softplus_backward(grad, y, beta=1.0, threshold=20.0, out=None):
+    """grad * sigmoid(beta x), as grad * (1 - exp(-beta y)) from the output y."""
+    if beta == 0:
+        raise ValueError("softplus_backward: beta must not be 0 (softplus divides by beta)")
+    grad, g = _wide("softplus_backward", grad)
+    with _quiet():
+        z = beta * np.asarray(y, dtype=np.float64)
+        value = np.where(z > threshold, g, g * -np.expm1(-z))
+    return _finish(grad, value, out)
+
+
+def _sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def silu(x, out=None):
+    """x * sigmoid(x); below x = -708, x * e * e with e = exp(x / 2) (one rounding into
+    the subnormals)."""
+    x, xd = _wide("silu", x)
+    with _quiet():
+        e = np.exp(0.5 * xd)
+        value = np.where(xd < -708, (xd * e) * e, xd * _sigmoid(xd))
+    return _finish(x, value, out)
+
+
+def silu_backward(grad, x, out=None):
+    """grad * s * (1 + x * (1 - s)), s = sigmoid(x), 1 - s = sigmoid(-x)."""
+    grad, g = _wide("silu_backward", grad)
+    xd = np.asarray(x, dtype=np.float64)
+    with _quiet():
+        s, t = _sigmoid(xd), _sigmoid(-xd)
+        value = g * (s + (xd * s) * t)
+    return _finish(grad, value, out)
+
+
+def _gelu_mode(name, approximate):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{name}: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return approximate
+
+
+def gelu(x, approximate="none", out=None):
+    """x * Phi(x) = 0.5 x erfc(-x / sqrt 2); approximate="tanh":
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) = x * sigmoid(2u)."""
+    _gelu_mode("gelu", approximate)
+    x, xd = _wide("gelu", x)
+    with _quiet():
+        if approximate == "none":
+            value = (0.5 * xd) * _erfc(-xd * math.sqrt(0.5)).astype(np.float64)
+        else:
+            u2 = 2 * math.sqrt(2 / math.pi) * (xd + 0.044715 * xd ** 3)
+            value = xd * _sigmoid(u2)
+    return _finish(x, value, out)
+
+
+def gelu_backward(grad, x, approximate="none", out=None):
+    """Phi(x) + x phi(x) (exact) or the derivative of x * sigmoid(2u) (tanh)."""
+    _gelu_mode("gelu_backward", approximate)
+    grad, g = _wide("gelu_backward", grad)
+    xd = np.asarray(x, dtype=np.float64)
+    with _quiet():
+        if approximate == "none":
+            pdf = np.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)
+            cdf = 0.5 * _erfc(-xd * math.sqrt(0.5)).astype(np.float64)
+            value = g * (cdf + xd * pdf)
+        else:
+            c = math.sqrt(2 / math.pi)
+            u2 = 2 * c * (xd + 0.044715 * xd ** 3)
+            du2 = 2 * c * (1 + 3 * 0.044715 * xd * xd)
+            s, t = _sigmoid(u2), _sigmoid(-u2)
+            value = g * (s + (xd * du2) * (s * t))
+    return _finish(grad, value, out)

@@ -1,0 +1,331 @@
+"""Vectorisable elementary functions for the Numba backend (imported only by it).
+
+The same algorithms, constants and evaluation order as ``kernels/vmath.h``; see that file
+for the numerical reasoning (Cody-Waite reduction with an unevaluated (hi, corr) expm1 of
+the reduced argument, TwoSum/Fast2Sum compensations, fdlibm log1p, msun erf/erfc with
+per-lane coefficient selection, tanh by a fitted odd polynomial below 0.625). Functions:
+
+    rk_exp, rk_expm1, rk_log1p, rk_erf, rk_erfc, rk_tanh, rk_sigmoid   (float64 -> float64)
+    rk_select(cond, a, b)                                            (branch-free select)
+
+All are ``@njit(inline="always")`` so that they are inlined into the calling kernel at
+Numba-IR level, which lets LLVM vectorise a ``prange`` loop that calls them: the bodies
+contain no calls (fabs/copysign are LLVM intrinsics), no branches (every case is computed
+and chosen with an LLVM ``select``), and no Python-semantics division (which raises
+ZeroDivisionError and therefore branches): divisions go through the ``_fdiv`` intrinsic,
+a bare IEEE ``fdiv``, so callers need no ``error_model="numpy"``.
+
+Rule for callers (same as in C): compute the function unconditionally and pick with
+``rk_select``; ``v if v > 0 else a * rk_expm1(v)`` puts the call inside a branch.
+
+Float32 kernels convert to float64, call these, and round once to float32 (all functions
+also accept float32 arguments and widen them first). Results agree with the C versions to
+within the accuracy bound but are not always bit-identical: gcc contracts a*b+c into FMA
+when the target has it, Numba/LLVM does not.
+"""
+import math
+
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+_I64 = ir.IntType(64)
+_F64 = ir.DoubleType()
+
+
+# ---------------------------------------------------------------- intrinsics (no checks)
+
+@intrinsic
+def _bits(typingctx, x):
+    """Bit pattern of a float64 as int64 (LLVM bitcast)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], _I64)
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, u):
+    """float64 with the given int64 bit pattern (LLVM bitcast)."""
+    if u != types.int64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], _F64)
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _fdiv(typingctx, a, b):
+    """IEEE a / b (no ZeroDivisionError check, so no branch)."""
+    if a != types.float64 or b != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fdiv(args[0], args[1])
+    return types.float64(types.float64, types.float64), codegen
+
+
+@intrinsic
+def _sel(typingctx, c, a, b):
+    """c ? a : b as an LLVM select (both operands already computed)."""
+    if not isinstance(c, types.Boolean) or a != b or not isinstance(a, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(args[0], args[1], args[2])
+    return a(c, a, b), codegen
+
+
+# ---------------------------------------------------------------- constants
+
+_SHIFTER = 6755399441055744.0          # 1.5 * 2^52
+_LOG2E = 1.4426950408889634
+_LN2HI = 6.93147180369123816490e-01    # 0x1.62e42feep-1, 32 significant bits
+_LN2LO = 1.90821492927058770002e-10    # ln 2 - _LN2HI
+_BIAS = 1023 << 52
+_LOG_OFF = 0x3FF0000000000000 - 0x3FE6A09E667F3BCD
+_SQRTH_BITS = 0x3FE6A09E667F3BCD
+_MANT = 0x000FFFFFFFFFFFFF
+_TWO52_BITS = 0x4330000000000000
+_HI32 = -4294967296                    # 0xffffffff00000000 as int64
+_ERX = 8.45062911510467529297e-01
+_S1 = 0.84375
+_S2 = 1.25
+_S3 = 2.8571434020996094               # 0x1.6db6ep+1 ~ 1/0.35
+_INF = math.inf
+_NAN = math.nan
+
+_jit = njit(inline="always", cache=True)
+
+
+@_jit
+def rk_select(c, a, b):
+    """Branch-free ``a if c else b`` for float arguments of the same type."""
+    return _sel(c, a, b)
+
+
+@_jit
+def _pow2i(k):
+    # 2^k for integral k in [-1022, 1023]: shifter trick, exponent field built by shift+add.
+    b = _bits(k + _SHIFTER)
+    return _from_bits((b << 52) + _BIAS)
+
+
+@_jit
+def _exp_core(hi, lo):
+    # a = hi + lo = n*ln2 + r; returns n and expm1(r) as the pair (rh, corr), rh exact.
+    kd = (hi + lo) * _LOG2E + _SHIFTER
+    n = kd - _SHIFTER
+    rh = hi - n * _LN2HI
+    rl = lo - n * _LN2LO
+    r = rh + rl
+    q = 1.6059043836821613e-10           # Taylor 1/13! ... 1/2! (degree 13, see vmath.h)
+    q = q * r + 2.08767569878681e-09
+    q = q * r + 2.505210838544172e-08
+    q = q * r + 2.755731922398589e-07
+    q = q * r + 2.7557319223985893e-06
+    q = q * r + 2.48015873015873e-05
+    q = q * r + 1.984126984126984e-04
+    q = q * r + 1.388888888888889e-03
+    q = q * r + 8.333333333333333e-03
+    q = q * r + 4.1666666666666664e-02
+    q = q * r + 1.6666666666666666e-01
+    q = q * r + 0.5
+    return n, rh, rl + (r * r) * q
+
+
+@_jit
+def _one_plus(rh, corr):
+    # 1 + (rh + corr) with 1 + rh exact (Fast2Sum): one rounding only
+    s = 1.0 + rh
+    e = (1.0 - s) + rh
+    return s + (e + corr)
+
+
+@_jit
+def _split_n1(n):
+    return (n * 0.5 + _SHIFTER) - _SHIFTER
+
+
+@_jit
+def rk_exp(x):
+    x = float(x)
+    xc = _sel(x > 710.0, 710.0, _sel(x < -746.0, -746.0, x))
+    n, rh, corr = _exp_core(xc, 0.0)
+    n1 = _split_n1(n)
+    e = _one_plus(rh, corr)
+    return (e * _pow2i(n1)) * _pow2i(n - n1)
+
+
+@_jit
+def rk_expm1(x):
+    x = float(x)
+    xc = _sel(x > 710.0, 710.0, _sel(x < -45.0, -45.0, x))
+    n, rh, corr = _exp_core(xc, 0.0)
+    n1 = _split_n1(n)
+    s1 = _pow2i(n1)
+    s2 = _pow2i(n - n1)
+    # moderate n: (2^n - 1) + 2^n*rh summed exactly (TwoSum), then the small terms
+    t = s1 * s2
+    a = t - 1.0
+    b = t * rh
+    s = a + b
+    bb = s - a
+    err = (a - (s - bb)) + (b - bb)
+    mid = s + (err + t * corr)
+    # large n: 2^n * ((1 + p) - 2^-n)
+    tinv = _pow2i(-_sel(n > 1000.0, 1000.0, n))
+    big = (_one_plus(rh, corr - tinv) * s1) * s2
+    y = _sel(n > 53.0, big, mid)
+    return _sel(x == 0.0, x, y)
+
+
+@_jit
+def rk_log1p(x):
+    x = float(x)
+    u = 1.0 + x
+    bv = u - 1.0
+    av = u - bv
+    c = (1.0 - av) + (x - bv)            # 1 + x == u + c exactly
+    iu = _bits(u) + _LOG_OFF
+    k = (_from_bits((iu >> 52) | _TWO52_BITS) - 4503599627370496.0) - 1023.0
+    m = _from_bits((iu & _MANT) + _SQRTH_BITS)
+    f = m - 1.0
+    cu = _fdiv(c, u)
+    hfsq = 0.5 * f * f
+    s = _fdiv(f, 2.0 + f)
+    z = s * s
+    R = 1.479819860511658591e-01         # fdlibm Lg7 .. Lg1
+    R = R * z + 1.531383769920937332e-01
+    R = R * z + 1.818357216161805012e-01
+    R = R * z + 2.222219843214978396e-01
+    R = R * z + 2.857142874366239149e-01
+    R = R * z + 3.999999999940941908e-01
+    R = R * z + 6.666666666666735130e-01
+    R = R * z
+    y = k * _LN2HI - ((hfsq - (s * (hfsq + R) + (k * _LN2LO + cu))) - f)
+    y = _sel(x == _INF, x, y)
+    y = _sel(x == -1.0, -_INF, y)
+    y = _sel(x < -1.0, _NAN, y)
+    return _sel(x == 0.0, x, y)
+
+
+@_jit
+def _erf_ratio(ax):
+    # msun erf/erfc rational P(t)/Q(t), coefficients selected per lane (see vmath.h)
+    i0 = ax < _S1
+    i1 = ax < _S2
+    i2 = ax < _S3
+    at = _sel(ax < _S2, _S2, _sel(ax > 28.0, 28.0, ax))
+    t_sq = ax * ax
+    t_lin = ax - 1.0
+    t_inv = _fdiv(1.0, at * at)
+    t = _sel(i0, t_sq, _sel(i1, t_lin, t_inv))
+    P = _sel(i0, 0.0, _sel(i1, 0.0, _sel(i2, -9.81432934416914548592e+00, 0.0)))
+    P = P * t + _sel(i0, 0.0, _sel(i1, -2.16637559486879084300e-03, _sel(i2, -8.12874355063065934246e+01, -4.83519191608651397019e+02)))
+    P = P * t + _sel(i0, 0.0, _sel(i1, 3.54783043256182359371e-02, _sel(i2, -1.84605092906711035994e+02, -1.02509513161107724954e+03)))
+    P = P * t + _sel(i0, -2.37630166566501626084e-05, _sel(i1, -1.10894694282396677476e-01, _sel(i2, -1.62396669462573470355e+02, -6.37566443368389627722e+02)))
+    P = P * t + _sel(i0, -5.77027029648944159157e-03, _sel(i1, 3.18346619901161753674e-01, _sel(i2, -6.23753324503260060396e+01, -1.60636384855821916062e+02)))
+    P = P * t + _sel(i0, -2.84817495755985104766e-02, _sel(i1, -3.72207876035701323847e-01, _sel(i2, -1.05586262253232909814e+01, -1.77579549177547519889e+01)))
+    P = P * t + _sel(i0, -3.25042107247001499370e-01, _sel(i1, 4.14856118683748331666e-01, _sel(i2, -6.93858572707181764372e-01, -7.99283237680523006574e-01)))
+    P = P * t + _sel(i0, 1.28379167095512558561e-01, _sel(i1, -2.36211856075265944077e-03, _sel(i2, -9.86494403484714822705e-03, -9.86494292470009928597e-03)))
+    Q = _sel(i0, 0.0, _sel(i1, 0.0, _sel(i2, -6.04244152148580987438e-02, 0.0)))
+    Q = Q * t + _sel(i0, 0.0, _sel(i1, 0.0, _sel(i2, 6.57024977031928170135e+00, -2.24409524465858183362e+01)))
+    Q = Q * t + _sel(i0, 0.0, _sel(i1, 1.19844998467991074170e-02, _sel(i2, 1.08635005541779435134e+02, 4.74528541206955367215e+02)))
+    Q = Q * t + _sel(i0, -3.96022827877536812320e-06, _sel(i1, 1.36370839120290507362e-02, _sel(i2, 4.29008140027567833386e+02, 2.55305040643316442583e+03)))
+    Q = Q * t + _sel(i0, 1.32494738004321644526e-04, _sel(i1, 1.26171219808761642112e-01, _sel(i2, 6.45387271733267880336e+02, 3.19985821950859553908e+03)))
+    Q = Q * t + _sel(i0, 5.08130628187576562776e-03, _sel(i1, 7.18286544141962662868e-02, _sel(i2, 4.34565877475229228821e+02, 1.53672958608443695994e+03)))
+    Q = Q * t + _sel(i0, 6.50222499887672944485e-02, _sel(i1, 5.40397917702171048937e-01, _sel(i2, 1.37657754143519042600e+02, 3.25792512996573918826e+02)))
+    Q = Q * t + _sel(i0, 3.97917223959155352819e-01, _sel(i1, 1.06420880400844228286e-01, _sel(i2, 1.96512716674392571292e+01, 3.03380607434824582924e+01)))
+    Q = Q * t + 1.0
+    return _fdiv(P, Q)
+
+
+@_jit
+def _erfc_tail(a, ratio):
+    # erfc(a) = exp(-a^2 - 0.5625 + ratio) / a, a in [1.25, 28]; -a^2 kept exact via z
+    z = _from_bits(_bits(a) & _HI32)
+    hi = -z * z - 0.5625
+    lo = (z - a) * (z + a) + ratio
+    n, rh, corr = _exp_core(hi, lo)
+    n1 = _split_n1(n)
+    e = _one_plus(rh, corr)
+    return _fdiv(e * _pow2i(n1), a) * _pow2i(n - n1)
+
+
+@_jit
+def rk_erf(x):
+    x = float(x)
+    ax = abs(x)
+    ratio = _erf_ratio(ax)
+    a = _sel(ax > 28.0, 28.0, _sel(ax < _S2, _S2, ax))
+    small = x + x * ratio
+    mid = _ERX + ratio
+    tail = 1.0 - _erfc_tail(a, ratio)
+    pos = _sel(ax < _S2, mid, tail)
+    return _sel(ax < _S1, small, math.copysign(pos, x))
+
+
+@_jit
+def rk_erfc(x):
+    x = float(x)
+    ax = abs(x)
+    ratio = _erf_ratio(ax)
+    a = _sel(ax > 28.0, 28.0, _sel(ax < _S2, _S2, ax))
+    xy = x * ratio
+    oh = 1.0 - x                         # TwoSum: 1 - x == oh + ol exactly
+    ob = oh - 1.0
+    ol = (1.0 - (oh - ob)) + (-x - ob)
+    small = oh + (ol - xy)
+    mid_pos = (1.0 - _ERX) - ratio
+    mid_neg = 1.0 + (_ERX + ratio)
+    mid = _sel(x > 0.0, mid_pos, mid_neg)
+    r = _erfc_tail(a, ratio)
+    r_neg = 2.0 - r
+    tail = _sel(x > 0.0, r, r_neg)
+    return _sel(ax < _S1, small, _sel(ax < _S2, mid, tail))
+
+
+@_jit
+def rk_tanh(x):
+    x = float(x)
+    ax = abs(x)
+    z = ax * ax
+    g = 6.485163482793113e-06            # (tanh(x) - x)/x^3 fit in x^2 on [0, 0.625^2]
+    g = g * z - 3.12011014257974e-05
+    g = g * z + 9.257116129556769e-05
+    g = g * z - 2.375906496055562e-04
+    g = g * z + 5.896606577757043e-04
+    g = g * z - 1.4557754120478055e-03
+    g = g * z + 3.5921217511549622e-03
+    g = g * z - 8.863235103240878e-03
+    g = g * z + 2.1869488519008305e-02
+    g = g * z - 5.396825396789699e-02
+    g = g * z + 1.3333333333333042e-01
+    g = g * z - 3.333333333333333e-01
+    small = ax + ax * (z * g)
+    a2 = 2.0 * _sel(ax > 22.0, 22.0, ax)
+    n, rh, corr = _exp_core(a2, 0.0)
+    E = _one_plus(rh, corr) * _pow2i(n)
+    S = E + 1.0
+    err = (E - S) + 1.0
+    q = _fdiv(2.0, S)
+    q = q - (0.5 * q) * (q * err)
+    large = 1.0 - q
+    return math.copysign(_sel(ax < 0.625, small, large), x)
+
+
+@_jit
+def rk_sigmoid(x):
+    x = float(x)
+    E = rk_exp(-abs(x))
+    S = 1.0 + E
+    err = (1.0 - S) + E
+    pos = x >= 0.0
+    q = _fdiv(_sel(pos, 1.0, E), S)
+    omq = 1.0 - q
+    inv = _sel(pos, q, omq)
+    return q - q * (err * inv)
