@@ -44,7 +44,8 @@ extensions = [
         "relukit._core",
         sources=["kernels/_core.pyx"],
         include_dirs=[np.get_include(), "kernels"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION"),
+                       ("RELUKIT_BUILD_FLAGS", '"' + " ".join(_compile_args()) + '"')],
         extra_compile_args=_compile_args(),
     )
 ]

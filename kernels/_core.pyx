@@ -29,6 +29,29 @@ cdef extern from "numpy/arrayobject.h":
     bint PyArray_EquivTypes(cnp.PyArray_Descr* a, cnp.PyArray_Descr* b)
     bint PyArray_IS_F_CONTIGUOUS(cnp.ndarray arr) nogil
 
+cdef extern from *:
+    """
+    #if defined(__AVX512F__) && defined(__AVX512BW__)
+    #define RK_SIMD_LEVEL "AVX-512 (F, BW)"
+    #elif defined(__AVX512F__)
+    #define RK_SIMD_LEVEL "AVX-512 (F)"
+    #elif defined(__AVX2__)
+    #define RK_SIMD_LEVEL "AVX2"
+    #elif defined(__SSE2__)
+    #define RK_SIMD_LEVEL "SSE2"
+    #else
+    #define RK_SIMD_LEVEL "portable C"
+    #endif
+    #ifndef RELUKIT_BUILD_FLAGS
+    #define RELUKIT_BUILD_FLAGS "(unknown)"
+    #endif
+    """
+    const char* RK_SIMD_LEVEL
+    const char* RELUKIT_BUILD_FLAGS
+
+SIMD_LEVEL = RK_SIMD_LEVEL.decode()       # instruction set the kernels were compiled for
+BUILD_FLAGS = RELUKIT_BUILD_FLAGS.decode()
+
 ctypedef fused real:
     float
     double
@@ -515,6 +538,22 @@ cdef bint run_numba(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, object
         lock.release()
 
 
+cdef void execute(int backend, bint flat, int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,
+                  cnp.ndarray mask_in, cnp.ndarray y, cnp.ndarray mask_out,
+                  const double* params, tuple kparams) except *:
+    """Run kernel ``kid`` with a compiled backend on checked arrays: the parallel Numba
+    kernel where chosen (flat arrays only) and free, else the Cython flat loop or, for any
+    other layout, the Cython strided driver."""
+    cdef const uint8_t* pmi = <uint8_t*>cnp.PyArray_BYTES(mask_in) if mask_in is not None else NULL
+    cdef uint8_t* pmo = <uint8_t*>cnp.PyArray_BYTES(mask_out) if mask_out is not None else NULL
+    if backend == B_NUMBA and flat and run_numba(kid, a, b, c, mask_in, y, mask_out, kparams):
+        return
+    if flat:
+        run_flat(kid, a, b, c, pmi, y, pmo, params)
+    else:
+        run_any_layout(kid, a, b, c, pmi, y, pmo, params)
+
+
 # --------------------------------------------------------------------------------------
 # Argument checks. Every check runs before anything is written.
 # --------------------------------------------------------------------------------------
@@ -661,13 +700,8 @@ cdef object forward(int kid, str fname, object x, object out, bint return_mask,
         return getattr(_reference, fname)(a, *pparams, out=y)
     if return_mask:
         m = new_mask(cnp.PyArray_SIZE(a))
-    if backend == B_NUMBA and run_numba(kid, a, None, None, None, y, m,
-                                        pparams if kparams is None else kparams):
-        pass
-    elif flat:
-        run_flat(kid, a, None, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
-    else:
-        run_any_layout(kid, a, None, None, NULL, y, <uint8_t*>cnp.PyArray_BYTES(m) if return_mask else NULL, params)
+    execute(backend, flat, kid, a, None, None, None, y, m, params,
+            pparams if kparams is None else kparams)
     if return_mask:
         return y, m
     return y
@@ -691,12 +725,7 @@ cdef object mask_backward(int kid, str fname, object grad, object mask, object o
     backend = decide(kid, g, None, y, True, flat, &reason)
     if backend == B_NUMPY:
         return getattr(_reference, fname)(g, m, *pparams, out=y)
-    if backend == B_NUMBA and run_numba(kid, g, None, None, m, y, None, pparams):
-        pass
-    elif flat:
-        run_flat(kid, g, None, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
-    else:
-        run_any_layout(kid, g, None, None, <uint8_t*>cnp.PyArray_BYTES(m), y, NULL, params)
+    execute(backend, flat, kid, g, None, None, m, y, None, params, pparams)
     return y
 
 
@@ -758,12 +787,7 @@ cdef object binary(int kid, str fname, object grad, object other, str oname, obj
     backend = decide(kid, g, b, y, False, flat, &reason)
     if backend == B_NUMPY:
         return getattr(_reference, fname)(g, b, *pparams, out=y)
-    if backend == B_NUMBA and run_numba(kid, g, b, None, None, y, None, kparams):
-        pass
-    elif flat:
-        run_flat(kid, g, b, None, NULL, y, NULL, params)
-    else:
-        run_any_layout(kid, g, b, None, NULL, y, NULL, params)
+    execute(backend, flat, kid, g, b, None, None, y, None, params, kparams)
     return y
 
 
@@ -798,12 +822,7 @@ cdef int pick(int kid, cnp.ndarray a, cnp.ndarray y, bint numba_ok) noexcept:
 
 cdef void run_with(int backend, int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,
                    cnp.ndarray y, const double* params, tuple pparams) except *:
-    if backend == B_NUMBA and is_flat(a, b, y, False, c) and run_numba(kid, a, b, c, None, y, None, pparams):
-        return
-    if is_flat(a, b, y, False, c):
-        run_flat(kid, a, b, c, NULL, y, NULL, params)
-    else:
-        run_any_layout(kid, a, b, c, NULL, y, NULL, params)
+    execute(backend, is_flat(a, b, y, False, c), kid, a, b, c, None, y, None, params, pparams)
 
 
 cdef tuple prelu_channels(str fname, cnp.ndarray a, object weight, int axis):

@@ -43,6 +43,7 @@ from .dispatch import (
     set_backend,
     set_num_threads,
     set_threshold,
+    show_config,
     thresholds,
     use_backend,
 )
@@ -62,6 +63,6 @@ __all__ = [
     "elu", "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "softplus",
     "softplus_backward", "silu", "silu_backward", "gelu", "gelu_backward",
     "backends", "explain", "get_backend", "get_num_threads",
-    "set_backend", "set_num_threads", "set_threshold", "thresholds", "use_backend", "OPS", "ELEMENTWISE", "MASKED", "SMOOTH",
+    "set_backend", "set_num_threads", "set_threshold", "show_config", "thresholds", "use_backend", "OPS", "ELEMENTWISE", "MASKED", "SMOOTH",
     "reference",
 ]

@@ -204,3 +204,37 @@ def _configure_from_environment():
             set_num_threads(int(env))
         except (ValueError, TypeError) as exc:
             warnings.warn(f"relukit: ignoring RELUKIT_NUM_THREADS={env!r}: {exc}", RuntimeWarning, stacklevel=3)
+
+
+def show_config(file=None):
+    """Print how this installation of relukit is built and how it will dispatch."""
+    import sys
+    import numpy as np
+    from . import __version__
+    out = file or sys.stdout
+    lines = [
+        f"relukit {__version__}",
+        f"  compiled for: {_core.SIMD_LEVEL} (flags: {_core.BUILD_FLAGS})",
+        f"  numpy {np.__version__}",
+        f"  backends: {', '.join(backends())}",
+        f"  forced backend: {get_backend() or 'none (automatic dispatch)'}",
+    ]
+    if _NUMBA_INSTALLED:
+        import numba
+        from . import _numba_backend
+        _core._load_numba()
+        layer = _numba_backend.threading_layer() or (
+            f"not chosen yet (first parallel launch; NUMBA_THREADING_LAYER="
+            f"{numba.config.THREADING_LAYER})")
+        lines += [
+            f"  numba {numba.__version__}: threading layer {layer}, "
+            f"{get_num_threads()} threads (max {_max_threads()})",
+            f"  numba cache: {numba.config.CACHE_DIR or 'next to relukit/_numba_backend.py (__pycache__)'}",
+        ]
+    else:
+        lines.append("  numba: not installed")
+    lines.append("  thresholds (elements at which numba takes over):")
+    for cls, per in thresholds().items():
+        shown = ", ".join(f"{dt} {'never' if n >= NEVER else f'{n:,}'}" for dt, n in per.items())
+        lines.append(f"    {cls}: {shown}")
+    print("\n".join(lines), file=out)
