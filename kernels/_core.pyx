@@ -901,11 +901,11 @@ def prelu_backward(grad, x, weight, int axis=1):
     g = float_input("prelu_backward", "grad", grad)
     check_like("prelu_backward", a, "x", g, "grad")
     ch, slopes, slope_view = prelu_channels("prelu_backward", a, weight, axis)
-    gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_CORDER, NULL, 0)
+    gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)
     backend = pick(K_PRELU_GRAD, a, gx, True)
     if backend == B_NUMPY:
         return _reference.prelu_backward(g, a, weight, axis)
-    term = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_CORDER, NULL, 0)
+    term = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)
     geometry = prelu_geometry(a, ch, slopes)
     if not (backend == B_NUMBA and is_flat(g, a, gx, True)
             and run_numba(K_PRELU_GRAD, g, a, None, None, gx, None, geometry)):

@@ -19,13 +19,14 @@ Two hazards are handled rather than avoided:
 Compiled kernels are cached on disk (``cache=True``). Where no cache location is writable
 Numba refuses caching at decoration time; the kernels are then compiled in memory.
 """
-import math
 import threading
 import warnings
 
 import numba
 import numpy as np
 from numba import njit, prange
+
+from ._numba_math import rk_erfc, rk_exp, rk_expm1, rk_fma, rk_log1p, rk_select, rk_sigmoid
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
 # per item) large enough that the per-item bookkeeping is negligible.
@@ -232,7 +233,9 @@ def shift_select_acc(g, x, acc, y, bias):
         y[i] = acc[i] + (zero if x[i] - b <= 0 else g[i])
 
 
-# ---- smooth ops: same formulas as kernels/smooth.pxi, evaluated in float64 ----
+# ---- smooth ops: same formulas as kernels/smooth.pxi, evaluated in float64 with the
+# vectorisable functions of _numba_math (the twins of kernels/vmath.h; math.exp & co. would
+# be scalar libm calls) ----
 
 _SQRT1_2 = 0.70710678118654752440
 _INV_SQRT_2PI = 0.39894228040143267794
@@ -241,31 +244,25 @@ _GELU_TANH_C = 0.044715
 
 
 @_elementwise
-def _sigmoid(z):
-    e = math.exp(-abs(z))
-    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
-
-
-@_elementwise
 def _softplus_one(v, beta, threshold):
     z = beta * v
-    sp = (z if z > 0 else 0.0) + math.log1p(math.exp(-abs(z)))
-    return v if z > threshold else sp / beta
+    zlo = rk_fma(beta, v, -z)          # the rounding error of z, as in the Cython kernel
+    sp = rk_select(z > 0, z, 0.0) + rk_log1p(rk_exp(-abs(z)))
+    sp = sp + rk_sigmoid(z) * zlo
+    return rk_select(z > threshold, v, sp / beta)
 
 
 @_elementwise
 def _silu_one(v):
-    if v < -708.0:
-        e = math.exp(0.5 * v)
-        return (v * e) * e
-    return v * _sigmoid(v)
+    e = rk_exp(0.5 * v)
+    return rk_select(v < -708.0, (v * e) * e, v * rk_sigmoid(v))
 
 
 @_parallel_jit
 def elu(x, y, negcoef, poscoef, divisor):
     for i in prange(x.size):
         v = np.float64(x[i])
-        y[i] = negcoef * math.expm1(v / divisor) if v <= 0 else poscoef * v
+        y[i] = rk_select(v <= 0, negcoef * rk_expm1(v / divisor), poscoef * v)
 
 
 @_parallel_jit
@@ -273,7 +270,7 @@ def elu_grad(g, out, y, negcoef, poscoef, divisor):
     for i in prange(g.size):
         o = np.float64(out[i])
         gi = np.float64(g[i])
-        y[i] = gi * ((o + negcoef) / divisor) if o <= 0 else gi * poscoef
+        y[i] = rk_select(o <= 0, gi * ((o + negcoef) / divisor), gi * poscoef)
 
 
 @_parallel_jit
@@ -287,7 +284,7 @@ def softplus_grad(g, out, y, beta, threshold):
     for i in prange(g.size):
         gi = np.float64(g[i])
         z = beta * np.float64(out[i])
-        y[i] = gi if z > threshold else gi * -math.expm1(-z)
+        y[i] = rk_select(z > threshold, gi, gi * -rk_expm1(-z))
 
 
 @_parallel_jit
@@ -300,37 +297,46 @@ def silu(x, y):
 def silu_grad(g, x, y):
     for i in prange(g.size):
         v = np.float64(x[i])
-        s = _sigmoid(v)
-        t = _sigmoid(-v)
+        s = rk_sigmoid(v)
+        t = rk_sigmoid(-v)
         y[i] = np.float64(g[i]) * (s + (v * s) * t)
 
 
 @_parallel_jit
-def gelu(x, y, mode):
+def gelu(x, y):
     for i in prange(x.size):
         v = np.float64(x[i])
-        if mode == 0:
-            y[i] = (0.5 * v) * math.erfc(-v * _SQRT1_2)
-        else:
-            u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
-            y[i] = v * _sigmoid(u2)
+        y[i] = (0.5 * v) * rk_erfc(-v * _SQRT1_2)
 
 
 @_parallel_jit
-def gelu_grad(g, x, y, mode):
+def gelu_tanh(x, y):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
+        y[i] = v * rk_sigmoid(u2)
+
+
+@_parallel_jit
+def gelu_grad(g, x, y):
     for i in prange(g.size):
         v = np.float64(x[i])
-        gi = np.float64(g[i])
-        if mode == 0:
-            pdf = _INV_SQRT_2PI * math.exp(-0.5 * (v * v))
-            cdf = 0.5 * math.erfc(-v * _SQRT1_2)
-            y[i] = gi * (cdf + v * pdf)
-        else:
-            u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
-            du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
-            s = _sigmoid(u2)
-            t = _sigmoid(-u2)
-            y[i] = gi * (s + (v * du2) * (s * t))
+        h = v * v
+        lo = rk_fma(v, v, -h)
+        pdf = _INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo)
+        cdf = 0.5 * rk_erfc(-v * _SQRT1_2)
+        y[i] = np.float64(g[i]) * (cdf + v * pdf)
+
+
+@_parallel_jit
+def gelu_tanh_grad(g, x, y):
+    for i in prange(g.size):
+        v = np.float64(x[i])
+        u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
+        du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
+        s = rk_sigmoid(u2)
+        t = rk_sigmoid(-u2)
+        y[i] = np.float64(g[i]) * (s + (v * du2) * (s * t))
 
 
 def _threads(requested):
@@ -361,8 +367,9 @@ _RUNNERS = {
     "softplus_grad": lambda a, b, c, mi, y, mo, p: softplus_grad(a, b, y, *p),
     "silu": lambda a, b, c, mi, y, mo, p: silu(a, y),
     "silu_grad": lambda a, b, c, mi, y, mo, p: silu_grad(a, b, y),
-    "gelu": lambda a, b, c, mi, y, mo, p: gelu(a, y, int(p[0])),
-    "gelu_grad": lambda a, b, c, mi, y, mo, p: gelu_grad(a, b, y, int(p[0])),
+    "gelu": lambda a, b, c, mi, y, mo, p: gelu(a, y) if p[0] == 0 else gelu_tanh(a, y),
+    "gelu_grad": lambda a, b, c, mi, y, mo, p: (gelu_grad(a, b, y) if p[0] == 0
+                                                else gelu_tanh_grad(a, b, y)),
 }
 
 

@@ -1,26 +1,36 @@
 """``python -m relukit bench``: relukit against NumPy (and PyTorch / numexpr when installed).
 
-Every op in :data:`relukit.MASKED` is measured in four variants:
+Every op of :data:`relukit.OPS` is measured (plus ``gelu_tanh``, gelu with
+``approximate="tanh"``), in the variants that apply to it:
 
 ``forward in place``
-    relukit ``op.forward(x, out=x)`` against the op's NumPy idiom ``op.numpy_forward(x)``
-    (for relu ``np.maximum(x, 0, out=x)``).
+    relukit ``op.forward(x, out=x)`` against the op's NumPy idiom written back into ``x``
+    (``op.numpy_forward``: for relu ``np.maximum(x, 0, out=x)``, for the smooth ops the
+    formula assigned with ``x[...] = ...``). Every op but crelu and brelu.
 ``forward out of place``
-    relukit ``op.forward(x)`` against NumPy's out-of-place idiom (:data:`NUMPY_OUT_OF_PLACE`,
-    ``np.maximum(x, 0)`` for relu; ops without an entry there use ``op.ref_forward``).
+    relukit ``op.forward(x)`` against NumPy's out-of-place formula (:data:`NUMPY_IDIOMS`,
+    ``np.maximum(x, 0)`` for relu). Every op.
 ``forward + mask``
-    (ops whose backward needs a mask) relukit ``op.forward(x, out=x, return_mask=True)``,
-    which writes a bit-packed mask in the same pass, against NumPy saving a bool mask and then
-    rectifying in place: ``m = op.numpy_saved(x); op.numpy_forward(x)``.
+    (ops whose backward needs a mask: relu, relu6, leaky_relu) relukit
+    ``op.forward(x, out=x, return_mask=True)``, which writes a bit-packed mask in the same
+    pass, against NumPy saving a bool mask and then rectifying in place:
+    ``m = op.numpy_saved(x); op.numpy_forward(x)``.
 ``backward``
-    relukit ``op.backward(g, saved, out=g)`` against ``op.numpy_backward(g, numpy_saved)``
-    (for relu ``np.multiply(g, m, out=g)`` with the bool mask ``m``).
+    relukit ``op.backward(g, saved, out=g)``, ``saved`` being the bit mask, the forward's
+    output or its input as ``op.backward_needs`` says, against
+    ``op.numpy_backward(g, op.numpy_saved(x))`` (for relu ``np.multiply(g, m, out=g)`` with
+    the bool mask ``m``). prelu, crelu and brelu return new arrays.
+
+The composite ops run on shapes of their own (:func:`composite_shape`): prelu on an NCHW
+array ``(32, C, H, W)`` of n elements with one weight per channel, crelu on ``(n / 1000,
+1000)`` (output twice as wide), brelu on ``(n,)`` with 4 biases (output ``(n, 4)``).
 
 Columns: NumPy, relukit (automatic dispatch), the speed-up NumPy time / relukit time, the
 backend automatic dispatch chose, relukit forced to each compiled backend (``use_backend``),
-and PyTorch / numexpr peers when they are importable. A bandwidth table compares relukit's
-in-place forward with ``np.negative(x, out=x)``, a one-read-one-write pass over the same
-memory (2 * x.nbytes moved per call).
+and PyTorch / numexpr peers when they are importable (PyTorch also as "vs torch" = torch
+time / relukit time). A bandwidth table compares relukit's in-place forward with
+``np.negative(x, out=x)``, a one-read-one-write pass over the same memory (2 * x.nbytes
+moved per call). ``--plot FILE.png`` draws the results (matplotlib).
 
 Timing method (:func:`measure`): the contenders of one cell (op, variant, n, dtype) are
 timed round-robin, the order rotating from one repeat to the next, the garbage collector off.
@@ -39,8 +49,10 @@ the timed region):
   of an in-place op see its own output (for relu: no negatives left). That flatters kernels
   whose speed depends on the data, and the table says so in its "input" column.
 
-Before timing, each contender's result is checked against ``relukit.reference``; a wrong
-relukit result is flagged with ``!`` (and the exit status is 1), a peer that fails is
+Before timing, each contender's result is checked against ``relukit.reference``: relukit
+bit-exactly for the piecewise-linear ops, within ``op.max_ulp`` ulp for the smooth ones; the
+NumPy idiom and the peers within a relative tolerance (:func:`_close_checker`). A wrong
+relukit result is flagged with ``!`` (and the exit status is 1); a peer that fails is
 dropped with a note.
 """
 from __future__ import annotations
@@ -50,6 +62,7 @@ import contextlib
 import functools
 import gc
 import importlib.metadata
+import inspect
 import json
 import math
 import os
@@ -72,70 +85,278 @@ VARIANT_KEYS = {"inplace": "forward in place", "oop": "forward out of place",
 DEFAULT_SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 QUICK_SIZES = (10**3, 10**5, 10**6, 10**7)
 QUICK_EXTRA = ((10**6, "float64"),)      # --quick: float32 at QUICK_SIZES plus these
+# --quick runs the smooth and composite ops (compute-heavy, or many contenders) only here:
+QUICK_SMOOTH_PAIRS = ((10**3, "float32"), (10**6, "float32"))
 BIG_SIZE = 10**8
 LARGE_N = 10**6                          # from here on: k = 1, input restored before every call
 OVERHEAD_SIZES = (10, 1000)
 
-# NumPy's honest out-of-place idiom per op (what a NumPy user writes when the input must be
-# kept): (function, how it reads). Ops missing here are timed with ``op.ref_forward``.
-NUMPY_OUT_OF_PLACE: dict[str, tuple] = {
-    "relu": (lambda x: np.maximum(x, 0), "np.maximum(x, 0)"),
+GELU_C = math.sqrt(2 / math.pi)          # the tanh approximation's constants
+GELU_K = 0.044715
+
+
+# --------------------------------------------------------------------------------------
+# What is benchmarked: the op table, plus parameter variants worth their own rows
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BenchOp:
+    """One benchmarked op: an entry of ``relukit.OPS`` with the parameters it is called with.
+
+    ``key`` names the rows (and ``--ops``): the op's name, or e.g. ``gelu_tanh``."""
+    key: str
+    op: object                     # relukit.ops.Op
+    params: dict
+    group: str                     # "masked", "smooth" or "composite"
+
+    @property
+    def name(self):
+        return self.key
+
+
+# extra rows: op name -> ((key, parameter overrides), ...)
+EXTRA_PARAMS = {"gelu": (("gelu_tanh", {"approximate": "tanh"}),)}
+
+
+def _group(op):
+    if op.kind != "elementwise":
+        return "composite"
+    return "masked" if op.backward_needs == "mask" else "smooth"
+
+
+def bench_ops():
+    """Every :class:`BenchOp`, in op-table order (parameter variants after their op)."""
+    out = []
+    for name, op in relukit.OPS.items():
+        out.append(BenchOp(name, op, dict(op.params), _group(op)))
+        for key, over in EXTRA_PARAMS.get(name, ()):
+            out.append(BenchOp(key, op, {**op.params, **over}, _group(op)))
+    return out
+
+
+def as_bench_op(op):
+    """A BenchOp for ``op`` (a BenchOp, an ``relukit.OPS`` entry, or a key)."""
+    if isinstance(op, BenchOp):
+        return op
+    key = op if isinstance(op, str) else op.name
+    for b in bench_ops():
+        if b.key == key:
+            return b
+    raise KeyError(f"unknown op {key!r}; known: {[b.key for b in bench_ops()]}")
+
+
+def variants_of(op):
+    """The variants that apply to ``op`` (a BenchOp or an op-table entry)."""
+    b = as_bench_op(op)
+    if b.group == "masked":
+        return list(VARIANTS)
+    if b.group == "smooth":
+        return ["forward in place", "forward out of place", "backward"]
+    if b.key == "prelu":
+        return ["forward in place", "forward out of place", "backward"]
+    return ["forward out of place", "backward"]                # crelu, brelu: new arrays
+
+
+def memory_bound(op):
+    """Whether the op's time is set by memory traffic (piecewise-linear ops) rather than by
+    arithmetic (the smooth ops); the plot shows GB/s for the first kind, ns/element else."""
+    return as_bench_op(op).group != "smooth"
+
+
+# --------------------------------------------------------------------------------------
+# NumPy idioms
+# --------------------------------------------------------------------------------------
+def _assign(x, value):
+    x[...] = value
+    return x
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(GELU_C * (x + GELU_K * x ** 3)))
+
+
+def _gelu_tanh_backward(g, x):
+    t = np.tanh(GELU_C * (x + GELU_K * x ** 3))
+    return _assign(g, g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_K * x * x)))
+
+
+def _np_erf():
+    from relukit import ops
+    return ops._erf()
+
+
+# Out-of-place NumPy formulas (what a NumPy user writes when the input must be kept), and
+# overrides of the op table's idioms: key -> {"oop": (f(x, **params), text), "forward":
+# f(x) in place, "saved": f(x), "backward": f(g, saved)}. Where "oop" is missing, an op whose
+# backward takes the forward's output uses op.numpy_saved (that is its forward formula).
+NUMPY_IDIOMS: dict[str, dict] = {
+    "relu": {"oop": (lambda x: np.maximum(x, 0), "np.maximum(x, 0)")},
+    "relu6": {"oop": (lambda x: np.clip(x, 0, 6), "np.clip(x, 0, 6)")},
+    "leaky_relu": {"oop": (lambda x, negative_slope=0.01: np.where(x > 0, x, x * x.dtype.type(negative_slope)),
+                           "np.where(x > 0, x, x * slope)")},
+    "silu": {"oop": (lambda x: x / (1 + np.exp(-x)), "x / (1 + np.exp(-x))")},
+    "gelu": {"oop": (lambda x, approximate="none": 0.5 * x * (1 + _np_erf()(x * math.sqrt(0.5))),
+                     "0.5 * x * (1 + erf(x * sqrt(0.5)))")},
+    "gelu_tanh": {"oop": (lambda x, approximate="tanh": _gelu_tanh(x),
+                          "0.5 * x * (1 + np.tanh(c * (x + 0.044715 * x**3)))"),
+                  "forward": lambda x: _assign(x, _gelu_tanh(x)),
+                  "saved": lambda x: x.copy(),
+                  "backward": _gelu_tanh_backward},
 }
 
-# numexpr peer: expressions over the local names x (input), m (bool mask), g (gradient).
-NUMEXPR_EXPRESSIONS = {
-    "relu": {"forward": "where(x > 0, x, 0)", "saved": "x > 0", "backward": "where(m, g, 0)"},
+
+@dataclass
+class NumpyIdioms:
+    forward: Callable | None       # in place: f(x) -> x
+    oop: Callable | None           # f(x) -> new array
+    oop_text: str
+    saved: Callable | None         # f(x) -> what a NumPy user keeps for the backward
+    backward: Callable | None      # f(g, saved) -> g (in place)
+
+
+def numpy_idioms(bop):
+    """The NumPy idioms an elementwise BenchOp is compared with, its parameters bound."""
+    op, P = bop.op, bop.params
+    over = NUMPY_IDIOMS.get(bop.key, {})
+
+    def bind(f):
+        # bind the parameters the idiom takes (leaky_relu's numpy_saved takes none)
+        if f is None or not P:
+            return f
+        try:
+            names = inspect.signature(f).parameters
+        except (TypeError, ValueError):
+            return functools.partial(f, **P)
+        kw = {k: v for k, v in P.items() if k in names}
+        return functools.partial(f, **kw) if kw else f
+    forward = over.get("forward") or bind(op.numpy_forward)
+    saved = over.get("saved") or bind(op.numpy_saved)
+    backward = over.get("backward") or bind(op.numpy_backward)
+    if "oop" in over:
+        f, text = over["oop"]
+        oop = bind(f)
+    elif op.backward_needs == "output" and op.numpy_saved is not None:
+        oop, text = bind(op.numpy_saved), op.numpy_text
+    else:
+        oop, text = None, ""
+    return NumpyIdioms(forward, oop, text, saved, backward)
+
+
+# --------------------------------------------------------------------------------------
+# Peers: PyTorch and numexpr, on arrays sharing memory with the NumPy buffers
+# --------------------------------------------------------------------------------------
+def _torch_idioms(torch, bop):
+    """PyTorch's calls for an elementwise op: ``forward_`` (in place), ``forward``,
+    ``keep`` (bool mask a user would save), ``saved`` (what torch's autograd saves for the
+    backward: "output" or "input") and ``backward_(g, saved)`` (aten's backward kernel,
+    written into g through its ``grad_input=`` overload)."""
+    F, aten = torch.nn.functional, torch.ops.aten
+    P = bop.params
+    key = bop.key
+    if key == "relu":
+        return dict(forward_=torch.relu_, forward=torch.relu, keep=lambda t: t > 0, saved="output",
+                    backward_=lambda g, y: aten.threshold_backward.grad_input(g, y, 0, grad_input=g))
+    if key == "relu6":
+        return dict(forward_=lambda t: F.relu6(t, inplace=True), forward=F.relu6,
+                    keep=lambda t: (t > 0) & (t < 6), saved="input",
+                    backward_=lambda g, x: aten.hardtanh_backward.grad_input(g, x, 0.0, 6.0, grad_input=g))
+    if key == "leaky_relu":
+        s = P["negative_slope"]
+        return dict(forward_=lambda t: F.leaky_relu_(t, s), forward=lambda t: F.leaky_relu(t, s),
+                    keep=lambda t: t > 0, saved="input",
+                    backward_=lambda g, x: aten.leaky_relu_backward.grad_input(g, x, s, False, grad_input=g))
+    if key in ("elu", "selu", "celu"):
+        if key == "elu":
+            a = P["alpha"]
+            fwd_, fwd, coef = (lambda t: F.elu_(t, a)), (lambda t: F.elu(t, a)), (a, 1.0, 1.0)
+        elif key == "selu":
+            fwd_, fwd = torch.selu_, torch.selu
+            coef = (relukit.reference.SELU_ALPHA, relukit.reference.SELU_SCALE, 1.0)
+        else:
+            a = P["alpha"]
+            fwd_, fwd, coef = (lambda t: torch.celu_(t, a)), (lambda t: F.celu(t, a)), (a, 1.0, 1.0 / a)
+        return dict(forward_=fwd_, forward=fwd, saved="output",
+                    backward_=lambda g, y: aten.elu_backward.grad_input(g, *coef, True, y, grad_input=g))
+    if key == "softplus":
+        b, th = P["beta"], P["threshold"]
+        # torch has no in-place softplus: its out= overload writes into x
+        return dict(forward_=lambda t: aten.softplus.out(t, b, th, out=t),
+                    forward=lambda t: F.softplus(t, b, th), saved="input",
+                    backward_=lambda g, x: aten.softplus_backward.grad_input(g, x, b, th, grad_input=g))
+    if key == "silu":
+        return dict(forward_=lambda t: F.silu(t, inplace=True), forward=F.silu, saved="input",
+                    backward_=lambda g, x: aten.silu_backward.grad_input(g, x, grad_input=g))
+    if key in ("gelu", "gelu_tanh"):
+        ap = P["approximate"]
+        return dict(forward_=lambda t: aten.gelu_(t, approximate=ap),
+                    forward=lambda t: F.gelu(t, approximate=ap), saved="input",
+                    backward_=lambda g, x: aten.gelu_backward.grad_input(g, x, approximate=ap, grad_input=g))
+    return None
+
+
+TORCH_TEXT = {
+    "relu": "torch.relu_ / torch.relu; backward aten.threshold_backward(g, y, 0)",
+    "relu6": "F.relu6(inplace=True) / F.relu6; backward aten.hardtanh_backward(g, x, 0, 6)",
+    "leaky_relu": "F.leaky_relu_ / F.leaky_relu; backward aten.leaky_relu_backward(g, x, slope, False)",
+    "prelu": "F.prelu (no in-place form); backward aten._prelu_kernel_backward + sum over (N, H, W)",
+    "crelu": "torch.cat((torch.relu(x), torch.relu(-x)), -1); backward threshold_backward on both halves",
+    "brelu": "torch.relu(x[..., None] - b); backward threshold_backward(g, y, 0).sum(-1)",
+    "elu": "F.elu_ / F.elu; backward aten.elu_backward(g, alpha, 1, 1, is_result=True, y)",
+    "selu": "torch.selu_ / torch.selu; backward aten.elu_backward(g, alpha, scale, 1, True, y)",
+    "celu": "torch.celu_ / F.celu; backward aten.elu_backward(g, alpha, 1, 1/alpha, True, y)",
+    "softplus": "aten.softplus.out(x, out=x) (no in-place softplus) / F.softplus; backward "
+                "aten.softplus_backward(g, x)",
+    "silu": "F.silu(inplace=True) / F.silu; backward aten.silu_backward(g, x)",
+    "gelu": "aten.gelu_ / F.gelu(approximate='none'); backward aten.gelu_backward(g, x)",
+    "gelu_tanh": "aten.gelu_ / F.gelu(approximate='tanh'); backward aten.gelu_backward(g, x, 'tanh')",
 }
 
 
-def _torch_idioms(torch):
-    # PyTorch peer, on tensors sharing memory with the NumPy arrays (torch.from_numpy).
-    return {
-        "relu": {"forward_": torch.relu_, "forward": torch.relu,
-                 "saved": lambda t: t > 0, "backward_": lambda g, m: g.mul_(m)},
-    }
-
-
-def _torch_calls(torch, op, x, g, saved):
-    """{variant: zero-argument call} for PyTorch on tensors sharing memory with x, g, saved."""
-    idiom = _torch_idioms(torch).get(op.name) if torch is not None else None
-    if idiom is None:
-        return None
-    t, tg = torch.from_numpy(x), torch.from_numpy(g)
-    fwd_, fwd, keep, bwd_ = idiom["forward_"], idiom["forward"], idiom["saved"], idiom["backward_"]
-
-    def mask_forward():
-        m = keep(t)
-        fwd_(t)
-        return m
-    calls = {"forward in place": lambda: fwd_(t), "forward out of place": lambda: fwd(t),
-             "forward + mask": mask_forward}
-    if saved.dtype == bool:
-        tm = torch.from_numpy(saved)
-        calls["backward"] = lambda: bwd_(tg, tm)
-    return calls
-
-
-def _numexpr_calls(ne, op, x, g, saved):
-    """{variant: zero-argument call} for numexpr on x, g and the bool mask ``saved``."""
-    expr = NUMEXPR_EXPRESSIONS.get(op.name) if ne is not None else None
-    if expr is None:
-        return None
-    evaluate = ne.evaluate
-    fwd, keep, bwd = expr["forward"], expr["saved"], expr["backward"]
-    dx = {"x": x}
-
-    def mask_forward():
-        m = evaluate(keep, local_dict=dx)
-        evaluate(fwd, local_dict=dx, out=x)
-        return m
-    calls = {"forward in place": lambda: evaluate(fwd, local_dict=dx, out=x),
-             "forward out of place": lambda: evaluate(fwd, local_dict=dx),
-             "forward + mask": mask_forward}
-    if saved.dtype == bool:
-        dg = {"g": g, "m": saved}
-        calls["backward"] = lambda: evaluate(bwd, local_dict=dg, out=g)
-    return calls
+def _numexpr_idioms(bop, dtype):
+    """numexpr expressions over x (input), y (output), m (bool mask), g (gradient) and typed
+    constants (so float32 stays float32): {"forward", "saved"(mask), "backward",
+    "backward_saved" ("mask", "output" or "input"), "const"}; None where numexpr has no
+    natural form (gelu: numexpr has no erf; composite ops)."""
+    P = bop.params
+    t = np.dtype(dtype).type
+    key = bop.key
+    if key == "relu":
+        return dict(forward="where(x > 0, x, 0)", saved="x > 0", backward="where(m, g, 0)",
+                    backward_saved="mask", const={})
+    if key == "relu6":
+        return dict(forward="where(x > 0, where(x < 6, x, 6), 0)", saved="(x > 0) & (x < 6)",
+                    backward="where(m, g, 0)", backward_saved="mask", const={})
+    if key == "leaky_relu":
+        return dict(forward="where(x > 0, x, x * s)", saved="x > 0", backward="where(m, g, g * s)",
+                    backward_saved="mask", const={"s": t(P["negative_slope"])})
+    if key == "elu":
+        return dict(forward="where(x > 0, x, a * expm1(x))", backward="where(y > 0, g, g * (y + a))",
+                    backward_saved="output", const={"a": t(P["alpha"])})
+    if key == "selu":
+        al, sc = relukit.reference.SELU_ALPHA, relukit.reference.SELU_SCALE
+        return dict(forward="where(x > 0, sc * x, asc * expm1(x))",
+                    backward="where(y > 0, g * sc, g * (y + asc))", backward_saved="output",
+                    const={"sc": t(sc), "asc": t(al * sc)})
+    if key == "celu":
+        return dict(forward="where(x > 0, x, a * expm1(x / a))",
+                    backward="where(y > 0, g, g * (y + a) / a)", backward_saved="output",
+                    const={"a": t(P["alpha"])})
+    if key == "softplus":
+        return dict(forward="where(b * x > th, x, log1p(exp(b * x)) / b)",
+                    backward="where(b * y > th, g, g * (1 - exp(-b * y)))", backward_saved="output",
+                    const={"b": t(P["beta"]), "th": t(P["threshold"])})
+    if key == "silu":
+        return dict(forward="x / (1 + exp(-x))",
+                    backward="g * (1 / (1 + exp(-x))) * (1 + x * (1 - 1 / (1 + exp(-x))))",
+                    backward_saved="input", const={})
+    if key == "gelu_tanh":
+        u = "c * (x + k * x * x * x)"
+        return dict(forward=f"h * x * (1 + tanh({u}))",
+                    backward=f"g * (h * (1 + tanh({u})) + h * x * (1 - tanh({u}) ** 2) * c * (1 + k3 * x * x))",
+                    backward_saved="input",
+                    const={"h": t(0.5), "c": t(GELU_C), "k": t(GELU_K), "k3": t(3 * GELU_K)})
+    if key == "prelu":
+        return dict(forward="where(x > 0, x, x * w)", const={})
+    return None
 
 
 def _to_numpy(r):
@@ -161,14 +382,17 @@ class Contender:
         return relukit.use_backend(self.backend) if self.backend else contextlib.nullcontext()
 
     def run_checked(self):
-        """Restore, call once (inside the backend context) and check the result."""
+        """Restore, call once (inside the backend context) and check the result; returns
+        (result, seconds the call took)."""
         if self.restore is not None:
             self.restore()
         with self.context():
+            t0 = time.perf_counter()
             result = self.call()
+            seconds = time.perf_counter() - t0
         if self.check is not None:
             self.check(result)
-        return result
+        return result, seconds
 
 
 @dataclass
@@ -181,24 +405,51 @@ class Cell:
     notes: list = field(default_factory=list)
     auto_backend: str = "?"
     fresh: bool = True            # set by measure(): every timed call saw the pristine input
+    group: str = "masked"
+    shape: tuple = ()
+    bytes_moved: int = 0          # what the variant must move at least (GB/s in the plot)
 
 
 class Inputs:
-    """Pristine, read-only inputs for one (n, dtype): x0 (forward input) and g0 (gradient)."""
+    """Pristine, read-only inputs for one (n, dtype): x0 (forward input) and g0 (gradient),
+    plus :meth:`extra` arrays and a cache of reference results shared by the cells."""
 
     def __init__(self, n, dtype, seed=0):
         rng = np.random.default_rng(seed)
         dt = np.dtype(dtype)
-        if dt in (np.float32, np.float64):
-            self.x0 = rng.standard_normal(n, dtype=dt)
-            self.g0 = rng.standard_normal(n, dtype=dt)
-        else:
-            self.x0 = rng.standard_normal(n).astype(dt)
-            self.g0 = rng.standard_normal(n).astype(dt)
+        self.x0 = self._normal(rng, n, dt)
+        self.g0 = self._normal(rng, n, dt)
         self.x0.flags.writeable = False
         self.g0.flags.writeable = False
         self.n = n
         self.dtype = dt
+        self.seed = seed
+        self.cache = {}
+
+    @staticmethod
+    def _normal(rng, size, dt):
+        if dt in (np.float32, np.float64):
+            return rng.standard_normal(size, dtype=dt)
+        return rng.standard_normal(size).astype(dt)
+
+    def extra(self, name, size):
+        """A read-only standard-normal array of ``size`` elements, the same on every call."""
+        key = ("extra", name, size)
+        if key not in self.cache:
+            rng = np.random.default_rng([self.seed, size, sum(map(ord, name))])
+            a = self._normal(rng, size, self.dtype)
+            a.flags.writeable = False
+            self.cache[key] = a
+        return self.cache[key]
+
+    def cached(self, key, compute):
+        if key not in self.cache:
+            v = compute()
+            for a in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(a, np.ndarray):
+                    a.flags.writeable = False
+            self.cache[key] = v
+        return self.cache[key]
 
 
 def load_peers(enabled=True):
@@ -216,10 +467,16 @@ def load_peers(enabled=True):
     return peers
 
 
-def relukit_saved(op, x0):
-    """What relukit's backward of ``op`` takes for input ``x0``, as the op table says."""
-    y, mask = op.ref_forward(x0, return_mask=True, **op.params)
-    return {"mask": mask, "output": y, "input": x0}[op.backward_needs]
+def relukit_saved(op, x0, params=None):
+    """What relukit's backward of elementwise ``op`` takes for input ``x0``, as the op table
+    says: the bit mask, the forward's output, or ``x0`` itself."""
+    op = op.op if isinstance(op, BenchOp) else op
+    P = op.params if params is None else params
+    if op.backward_needs == "mask":
+        return op.ref_forward(x0, return_mask=True, **P)[1]
+    if op.backward_needs == "output":
+        return op.ref_forward(x0, **P)
+    return x0
 
 
 def _exact_checker(op, expected, what, max_ulp=None):
@@ -239,12 +496,80 @@ def _exact_checker(op, expected, what, max_ulp=None):
     return check
 
 
-def _close_checker(expected, what):
-    rtol = 1e-5 if expected.dtype.itemsize <= 4 else 1e-12
+def _ulp_checker(op, expected, what, slack=None):
+    """Within ``op.max_ulp`` ulp of the reference (smooth ops).
+
+    In float64 the NumPy reference is no more precise than the kernels (it evaluates in
+    float64 too), and where its formula cancels (silu's and gelu's derivatives near their
+    zero) or amplifies rounding (gelu tanh's far negative tail) the reference itself is off
+    by more than 4 ulp; relukit's bound is measured against mpmath in
+    tests/test_smooth_accuracy.py. So in float64 an element may also differ by
+    ``max_ulp * slack()`` (:func:`_float64_slack`: a few eps times the size of the terms
+    the formula combines)."""
+    max_ulp = op.max_ulp
 
     def check(actual):
         actual = np.asarray(actual)
-        if actual.shape != expected.shape or not np.allclose(actual, expected, rtol=rtol, atol=0, equal_nan=True):
+        if actual.shape != expected.shape or actual.dtype != expected.dtype:
+            raise AssertionError(f"{what}: got {actual.dtype}{actual.shape}, expected "
+                                 f"{expected.dtype}{expected.shape}")
+        try:
+            np.testing.assert_array_max_ulp(actual, expected, maxulp=max_ulp)
+            return
+        except AssertionError:
+            if slack is None or expected.dtype != np.float64:
+                raise
+        with np.errstate(all="ignore"):
+            tol = max_ulp * (np.spacing(np.abs(expected)) + slack())
+            diff = np.abs(actual - expected)
+            bad = ~((diff <= tol) | (actual == expected) | (np.isnan(actual) & np.isnan(expected)))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise AssertionError(f"{what}: {int(bad.sum())} of {actual.size} elements are more than "
+                                 f"{max_ulp} ulp from the reference, beyond its own rounding "
+                                 f"(first: {actual.flat[i]!r} vs {expected.flat[i]!r})")
+    return check
+
+
+def _float64_slack(scale, arg):
+    """eps * |scale| * (1 + |arg|)**3: what evaluating a smooth op's formula in float64 may
+    lose (terms up to (1 + |x|) times the result cancel; exp(c x**3) amplifies rounding)."""
+    with np.errstate(all="ignore"):
+        a = np.abs(np.asarray(arg, dtype=np.float64))
+        return np.finfo(np.float64).eps * np.abs(np.asarray(scale, dtype=np.float64)) * (1 + a) ** 3
+
+
+# Tolerances for NumPy's idioms and the peers: (rtol, atol) by itemsize. The smooth ops'
+# straightforward formulas cancel (exp(x) - 1 near 0) and the peers evaluate them in the
+# input's precision, so they get an absolute slack too.
+CLOSE_TOL = {"exact": {4: (1e-5, 0.0), 8: (1e-12, 0.0)},
+             "smooth": {4: (1e-4, 1e-6), 8: (1e-10, 1e-13)}}
+
+
+def _close_checker(expected, what, kind="exact"):
+    rtol, atol = CLOSE_TOL[kind][4 if expected.dtype.itemsize <= 4 else 8]
+
+    def check(actual):
+        actual = np.asarray(actual)
+        if actual.shape != expected.shape:
+            raise AssertionError(f"{what}: got shape {actual.shape}, expected {expected.shape}")
+        if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
+            err = np.abs(actual.astype(np.float64) - expected) / (atol + rtol * np.abs(expected.astype(np.float64)))
+            i = int(np.nanargmax(err))
+            raise AssertionError(f"{what}: result differs from the NumPy reference (worst: "
+                                 f"{actual.flat[i]!r} vs {expected.flat[i]!r})")
+    return check
+
+
+def _sum_checker(expected, scale, what):
+    """For a reduction (prelu's weight gradient): |actual - expected| <= tol * sum |terms|."""
+    tol = 1e-5 if expected.dtype.itemsize <= 4 else 1e-12
+
+    def check(actual):
+        actual = np.asarray(actual)
+        if actual.shape != expected.shape:
+            raise AssertionError(f"{what}: got shape {actual.shape}, expected {expected.shape}")
+        if not np.all(np.abs(actual.astype(np.float64) - expected) <= tol * scale + 1e-30):
             raise AssertionError(f"{what}: result differs from the NumPy reference")
     return check
 
@@ -258,8 +583,17 @@ def _backend_runs(explain_text):
 
 def which_backend(op, variant, x, g=None, saved=None, forced=None):
     """The backend relukit runs for this call (automatic, or with ``forced`` in force)."""
+    bop = as_bench_op(op)
+    op = bop.op
     with (relukit.use_backend(forced) if forced else contextlib.nullcontext()):
         try:
+            if bop.group == "composite":
+                # one decision per call, on x (crelu's and brelu's outputs have other shapes)
+                if variant == "backward":
+                    return _backend_runs(relukit.explain(op.backward.__name__, x))
+                if variant == "forward in place":
+                    return _backend_runs(relukit.explain(op.name, x, out=x))
+                return _backend_runs(relukit.explain(op.name, x))
             if variant == "backward":
                 return _backend_runs(relukit.explain(op.backward.__name__, g, out=g))
             if variant == "forward out of place":
@@ -269,21 +603,113 @@ def which_backend(op, variant, x, g=None, saved=None, forced=None):
             return "?"
 
 
+def composite_shape(key, n):
+    """The shape x has in the composite ops' cells.
+
+    prelu: NCHW ``(B, C, H, W)`` with B the largest of 32, 16, ... 1 dividing n, C the
+    divisor of n / B closest to 64 (log scale), H x W the rest (10**6: (32, 50, 25, 25));
+    crelu: ``(n / 1000, 1000)`` (``(n,)`` when 1000 does not divide n); brelu: ``(n,)``."""
+    if key == "prelu":
+        B = next(b for b in (32, 16, 8, 4, 2, 1) if n % b == 0)
+        rest = n // B
+        divs = [d for d in range(1, min(rest, 4096) + 1) if rest % d == 0]
+        C = min(divs, key=lambda d: (abs(math.log(d / 64)), d))
+        L = rest // C
+        H = max(d for d in range(1, math.isqrt(L) + 1) if L % d == 0)
+        return (B, C, H, L // H)
+    if key == "crelu":
+        return (n // 1000, 1000) if n % 1000 == 0 and n >= 1000 else (n,)
+    return (n,)
+
+
 def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=False):
     """The contenders of one cell, sharing work buffers restored from ``inputs``.
 
-    ``backends``: add relukit forced to each compiled backend; ``peers``: the dict from
-    :func:`load_peers`; ``bandwidth``: add the ``np.negative`` bandwidth reference (in place
-    on the mutated buffer for in-place variants, allocating for out of place).
+    ``op``: a :class:`BenchOp` (or an ``relukit.OPS`` entry, or a key); ``backends``: add
+    relukit forced to each compiled backend; ``peers``: the dict from :func:`load_peers`;
+    ``bandwidth``: add the ``np.negative`` bandwidth reference (in place on the mutated
+    buffer for in-place variants, allocating for out of place; elementwise ops only).
     """
-    peers = peers or {}
-    n, dt = inputs.n, inputs.dtype
+    bop = as_bench_op(op)
+    if variant not in variants_of(bop):
+        raise ValueError(f"variant {variant!r} does not apply to {bop.key}; it has {variants_of(bop)}")
+    cell = Cell(bop.key, variant, inputs.n, inputs.dtype.name, [], group=bop.group)
+    if bop.group == "composite":
+        _build_composite(cell, bop, variant, inputs, backends, peers or {})
+    else:
+        _build_elementwise(cell, bop, variant, inputs, backends, peers or {}, bandwidth)
+    return cell
+
+
+def _add_relukit(cell, bop, variant, make, backends, x, g=None, saved=None):
+    """make(forced_backend) -> Contender, for automatic dispatch and each forced backend."""
+    cell.contenders.append(make(None))
+    if not backends:
+        return
+    for b in ("cython", "numba"):
+        if b not in relukit.backends():
+            continue
+        runs = which_backend(bop, variant, x, g, saved, forced=b)
+        if runs != b:
+            cell.notes.append(f"{b} column: this call cannot run on {b} (it runs {runs})")
+            continue
+        cell.contenders.append(make(b))
+
+
+def _torch_call(idiom, variant, t, tg, ts):
+    """The zero-argument PyTorch call of ``variant`` (None where it has none); ``ts`` is the
+    tensor torch's autograd would have kept for the backward."""
+    if variant == "forward in place":
+        fwd_ = idiom["forward_"]
+        return lambda: fwd_(t)
+    if variant == "forward out of place":
+        fwd = idiom["forward"]
+        return lambda: fwd(t)
+    if variant == "forward + mask" and "keep" in idiom:
+        fwd_, keep = idiom["forward_"], idiom["keep"]
+
+        def mask_forward():
+            m = keep(t)
+            fwd_(t)
+            return m
+        return mask_forward
+    if variant == "backward":
+        bwd_ = idiom["backward_"]
+        return lambda: bwd_(tg, ts)
+    return None
+
+
+def _numexpr_call(evaluate, expr, variant, x, g, saved):
+    """The zero-argument numexpr call of ``variant``; ``saved``: (name, array) for the backward."""
+    dx = {"x": x, **expr["const"]}
+    fwd = expr["forward"]
+    if variant == "forward in place":
+        return lambda: evaluate(fwd, local_dict=dx, out=x)
+    if variant == "forward out of place":
+        return lambda: evaluate(fwd, local_dict=dx)
+    if variant == "forward + mask" and "saved" in expr:
+        keep = expr["saved"]
+
+        def mask_forward():
+            m = evaluate(keep, local_dict=dx)
+            evaluate(fwd, local_dict=dx, out=x)
+            return m
+        return mask_forward
+    if variant == "backward" and saved is not None:
+        dg = {"g": g, saved[0]: saved[1], **expr["const"]}
+        bexpr = expr["backward"]
+        return lambda: evaluate(bexpr, local_dict=dg, out=g)
+    return None
+
+
+def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
+    op, P = bop.op, bop.params
+    masked = bop.group == "masked"
     x0, g0 = inputs.x0, inputs.g0
-    P = op.params
-    cell = Cell(op.name, variant, n, dt.name, [])
     nbytes = x0.nbytes
     x = x0.copy()
     g = g0.copy()
+    cell.shape = x0.shape
 
     def restore_x():
         np.copyto(x, x0)
@@ -296,68 +722,67 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
     # n = 10**3 would be more than the kernel itself.
     rk_forward = functools.partial(op.forward, **P) if P else op.forward
     rk_backward = functools.partial(op.backward, **P) if P else op.backward
-    y_ref, mask_ref = op.ref_forward(x0, return_mask=True, **P)
-    rk_saved = relukit_saved(op, x0)
+    if masked:
+        y_ref, mask_ref = inputs.cached((bop.key, "forward"),
+                                        lambda: op.ref_forward(x0, return_mask=True, **P))
+    else:
+        y_ref, mask_ref = inputs.cached((bop.key, "forward"), lambda: op.ref_forward(x0, **P)), None
+    rk_saved = {"mask": mask_ref, "output": y_ref, "input": x0}[op.backward_needs]
+    close_kind = "exact" if masked else "smooth"
     C = Contender
 
     # The op's NumPy idioms; where the op table has none, its NumPy reference stands in.
-    np_forward, np_saved_of, np_backward = op.numpy_forward, op.numpy_saved, op.numpy_backward
+    idioms = numpy_idioms(bop)
+    np_forward, np_saved_of, np_backward = idioms.forward, idioms.saved, idioms.backward
     if np_forward is None:
         np_forward = lambda a: op.ref_forward(a, out=a, **P)                   # noqa: E731
         if variant != "backward":
             cell.notes.append("NumPy column: the op has no numpy_forward; its NumPy reference is timed")
     if np_saved_of is None or np_backward is None:
-        # no NumPy idiom for what is saved / the backward: use relukit's saved data + reference
-        np_saved_of = lambda a: relukit_saved(op, a)                          # noqa: E731
+        np_saved_of = lambda a: relukit_saved(op, a, P)                       # noqa: E731
         np_backward = lambda gr, sv: op.ref_backward(gr, sv, out=gr, **P)     # noqa: E731
         if variant in ("backward", "forward + mask"):
             cell.notes.append("NumPy column: the op has no numpy_saved/numpy_backward; its NumPy "
                               "reference is timed")
-    np_saved = np_saved_of(x0)
+    np_saved = inputs.cached((bop.key, "numpy saved"), lambda: np_saved_of(x0)) \
+        if variant in ("backward", "forward + mask") else None
 
-    def add_relukit(make):
-        """make(forced_backend) -> Contender for automatic dispatch and each forced backend."""
-        cell.contenders.append(make(None))
-        if not backends:
-            return
-        for b in ("cython", "numba"):
-            if b not in relukit.backends():
-                continue
-            runs = which_backend(op, variant, x, g, rk_saved, forced=b)
-            if runs != b:
-                cell.notes.append(f"{b} column: this call cannot run on {b} (it runs {runs})")
-                continue
-            cell.contenders.append(make(b))
+    def forward_checker(what):
+        if masked:
+            return _exact_checker(op, y_ref, what)
+        return _ulp_checker(op, y_ref, what, lambda: _float64_slack(y_ref, x0))
 
     if variant == "forward in place":
         bm = 2 * nbytes
-        x_ok = _exact_checker(op, y_ref, f"{op.name}(x, out=x)")
-        x_close = _close_checker(y_ref, f"{op.name} in place")
+        x_ok = forward_checker(f"{bop.key}(x, out=x)")
+        x_close = _close_checker(y_ref, f"{bop.key} in place", close_kind)
         cell.contenders.append(C("numpy", lambda: np_forward(x), restore_x,
                                  lambda r: x_close(x), kind="numpy", bytes_moved=bm))
-        add_relukit(lambda b: C(b or "relukit", lambda: rk_forward(x, out=x), restore_x,
-                                lambda r: x_ok(x), backend=b, bytes_moved=bm))
+        _add_relukit(cell, bop, variant, lambda b: C(b or "relukit", lambda: rk_forward(x, out=x), restore_x,
+                                                     lambda r: x_ok(x), backend=b, bytes_moved=bm),
+                     backends, x, g, rk_saved)
         peer_spec = (restore_x, lambda r: x_close(x), bm)
 
     elif variant == "forward out of place":
         bm = 2 * nbytes
-        y_ok = _exact_checker(op, y_ref, f"{op.name}(x)")
-        y_close = _close_checker(y_ref, f"{op.name} out of place")
-        np_oop = NUMPY_OUT_OF_PLACE.get(op.name, (None,))[0]
+        y_ok = forward_checker(f"{bop.key}(x)")
+        y_close = _close_checker(y_ref, f"{bop.key} out of place", close_kind)
+        np_oop = idioms.oop
         if np_oop is None:
             np_oop = lambda a: op.ref_forward(a, **P)    # noqa: E731
             cell.notes.append("NumPy column: no out-of-place idiom registered; the NumPy reference is timed")
         cell.contenders.append(C("numpy", lambda: np_oop(x), None, y_close, kind="numpy", bytes_moved=bm))
-        add_relukit(lambda b: C(b or "relukit", lambda: rk_forward(x), None, y_ok,
-                                backend=b, bytes_moved=bm))
+        _add_relukit(cell, bop, variant, lambda b: C(b or "relukit", lambda: rk_forward(x), None, y_ok,
+                                                     backend=b, bytes_moved=bm),
+                     backends, x, g, rk_saved)
         peer_spec = (None, lambda r: y_close(_to_numpy(r)), bm)
 
     elif variant == "forward + mask":
-        x_ok = _exact_checker(op, y_ref, f"{op.name}(x, out=x, return_mask=True) output")
-        m_ok = _exact_checker(op, mask_ref, f"{op.name}(x, out=x, return_mask=True) mask", max_ulp=0)
-        x_close = _close_checker(y_ref, f"{op.name} in place")
+        x_ok = _exact_checker(op, y_ref, f"{bop.key}(x, out=x, return_mask=True) output")
+        m_ok = _exact_checker(op, mask_ref, f"{bop.key}(x, out=x, return_mask=True) mask", max_ulp=0)
+        x_close = _close_checker(y_ref, f"{bop.key} in place")
         bits_ref = relukit.reference.unpack_mask(mask_ref, x0.shape)
-        bits_ok = _exact_checker(op, bits_ref, f"{op.name} saved bool mask", max_ulp=0)
+        bits_ok = _exact_checker(op, bits_ref, f"{bop.key} saved bool mask", max_ulp=0)
 
         def rk_check(r):
             x_ok(x)
@@ -375,31 +800,58 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
                 bits_ok(m)
 
         bm_np = 2 * nbytes + x0.size          # read + write x, write a bool per element
+        bm = 2 * nbytes + (x0.size + 7) // 8
         cell.contenders.append(C("numpy", np_mask_forward, restore_x, peer_check, kind="numpy", bytes_moved=bm_np))
-        add_relukit(lambda b: C(b or "relukit", lambda: rk_forward(x, out=x, return_mask=True),
-                                restore_x, rk_check, backend=b, bytes_moved=2 * nbytes + (x0.size + 7) // 8))
+        _add_relukit(cell, bop, variant,
+                     lambda b: C(b or "relukit", lambda: rk_forward(x, out=x, return_mask=True),
+                                 restore_x, rk_check, backend=b, bytes_moved=bm),
+                     backends, x, g, rk_saved)
         peer_spec = (restore_x, lambda m: peer_check(_to_numpy(m)), bm_np)
 
     elif variant == "backward":
-        g_ref = op.ref_backward(g0, rk_saved, **P)
-        g_ok = _exact_checker(op, g_ref, f"{op.backward.__name__}(g, saved, out=g)")
-        g_close = _close_checker(g_ref, f"{op.name} backward in place")
-        saved_bytes = np_saved.nbytes
+        g_ref = inputs.cached((bop.key, "backward"), lambda: op.ref_backward(g0, rk_saved, **P))
+        if masked:
+            g_ok = _exact_checker(op, g_ref, f"{op.backward.__name__}(g, saved, out=g)")
+        else:
+            g_ok = _ulp_checker(op, g_ref, f"{op.backward.__name__}(g, saved, out=g)",
+                                lambda: _float64_slack(g0, rk_saved))
+        g_close = _close_checker(g_ref, f"{bop.key} backward in place", close_kind)
+        bm = 2 * nbytes + rk_saved.nbytes
         cell.contenders.append(C("numpy", lambda: np_backward(g, np_saved), restore_g,
-                                 lambda r: g_close(g), kind="numpy", bytes_moved=2 * nbytes + saved_bytes))
-        add_relukit(lambda b: C(b or "relukit", lambda: rk_backward(g, rk_saved, out=g), restore_g,
-                                lambda r: g_ok(g), backend=b, bytes_moved=2 * nbytes + rk_saved.nbytes))
-        peer_spec = (restore_g, lambda r: g_close(g), 2 * nbytes + saved_bytes)
+                                 lambda r: g_close(g), kind="numpy", bytes_moved=2 * nbytes + np_saved.nbytes))
+        _add_relukit(cell, bop, variant,
+                     lambda b: C(b or "relukit", lambda: rk_backward(g, rk_saved, out=g), restore_g,
+                                 lambda r: g_ok(g), backend=b, bytes_moved=bm),
+                     backends, x, g, rk_saved)
+        peer_spec = (restore_g, lambda r: g_close(g), 2 * nbytes + nbytes)
     else:
         raise ValueError(f"unknown variant {variant!r}; known: {VARIANTS}")
+    cell.bytes_moved = bm
 
     # Peers: the same calls on the same buffers, checked like NumPy's idiom.
-    for name, calls in (("torch", _torch_calls(peers.get("torch"), op, x, g, np_saved)),
-                        ("numexpr", _numexpr_calls(peers.get("numexpr"), op, x, g, np_saved))):
-        call = (calls or {}).get(variant)
+    rest, check, bm_peer = peer_spec
+    torch = peers.get("torch")
+    idiom = _torch_idioms(torch, bop) if torch is not None else None
+    if idiom is not None:
+        t, tg = torch.from_numpy(x), torch.from_numpy(g)
+        call = None
+        call = _torch_call(idiom, variant, t, tg, torch.from_numpy(
+            np.array(y_ref if idiom["saved"] == "output" else x0)) if variant == "backward" else None)
         if call is not None:
-            rest, check, bm_peer = peer_spec
-            cell.contenders.append(C(name, call, rest, check, kind="peer", bytes_moved=bm_peer))
+            cell.contenders.append(C("torch", call, rest, check, kind="peer", bytes_moved=bm_peer))
+
+    ne = peers.get("numexpr")
+    expr = _numexpr_idioms(bop, x0.dtype) if ne is not None else None
+    if expr is not None and "backward_saved" in expr:
+        sv = None
+        if variant == "backward":
+            sv = {"mask": ("m", np_saved), "output": ("y", np.ascontiguousarray(y_ref)),
+                  "input": ("x", x0)}[expr["backward_saved"]]
+            if sv[0] == "m" and (sv[1] is None or sv[1].dtype != bool):
+                sv = None
+        call = _numexpr_call(ne.evaluate, expr, variant, x, g, sv)
+        if call is not None:
+            cell.contenders.append(C("numexpr", call, rest, check, kind="peer", bytes_moved=bm_peer))
 
     if bandwidth:
         # One read and one write of the array, with the variant's memory pattern.
@@ -412,13 +864,178 @@ def build_cell(op, variant, inputs, *, backends=True, peers=None, bandwidth=Fals
             neg_ok = _exact_checker(op, -buf0, "np.negative(a, out=a)", max_ulp=0)
             cell.contenders.append(C("np.negative", lambda: np.negative(buf, out=buf), rest,
                                      lambda r: neg_ok(buf), kind="reference", bytes_moved=2 * nbytes))
-    cell.auto_backend = which_backend(op, variant, x, g, rk_saved)
-    return cell
+    cell.auto_backend = which_backend(bop, variant, x, g, rk_saved)
 
 
-def variants_of(op):
-    """The variants that apply to ``op`` (``forward + mask`` only where backward needs a mask)."""
-    return [v for v in VARIANTS if v != "forward + mask" or op.backward_needs == "mask"]
+def _build_composite(cell, bop, variant, inputs, backends, peers):
+    """prelu, crelu, brelu: their own shapes, extra arguments and output shapes."""
+    op, key = bop.op, bop.key
+    dt, n = inputs.dtype, inputs.n
+    shape = composite_shape(key, n)
+    cell.shape = shape
+    x0 = inputs.x0.reshape(shape)
+    x = x0.copy()
+    nb = x0.nbytes
+    C = Contender
+    args = op.sample_args(x0, np.random.default_rng(1))
+    torch = peers.get("torch")
+    ne = peers.get("numexpr")
+    tx = torch.from_numpy(x) if torch is not None else None
+    close = functools.partial(_close_checker, kind="exact")
+    peer_calls = {}                   # name -> (call, restore, check)
+
+    def restore_x():
+        np.copyto(x, x0)
+
+    if key == "prelu":
+        w = np.asarray(args["weight"]).astype(dt)
+        wb = w.reshape((1, -1) + (1,) * (x0.ndim - 2))          # w[:, None, None] for NCHW
+        y_ref = inputs.cached((key, "forward"), lambda: op.ref_forward(x0, w))
+        if variant in ("forward in place", "forward out of place"):
+            inplace = variant == "forward in place"
+            ok = _exact_checker(op, y_ref, f"prelu(x, w{', out=x' if inplace else ''})")
+            near = close(y_ref, f"prelu {'in place' if inplace else 'out of place'}")
+            bm = 2 * nb
+            if inplace:
+                np_call = lambda: _assign(x, np.where(x > 0, x, x * wb))   # noqa: E731
+                cell.contenders.append(C("numpy", np_call, restore_x, lambda r: near(x), kind="numpy",
+                                         bytes_moved=bm))
+                _add_relukit(cell, bop, variant,
+                             lambda b: C(b or "relukit", lambda: op.forward(x, w, out=x), restore_x,
+                                         lambda r: ok(x), backend=b, bytes_moved=bm), backends, x)
+                if ne is not None:
+                    dx = {"x": x, "w": wb}
+                    peer_calls["numexpr"] = (lambda: ne.evaluate("where(x > 0, x, x * w)", local_dict=dx, out=x),
+                                             restore_x, lambda r: near(x))
+            else:
+                cell.contenders.append(C("numpy", lambda: np.where(x > 0, x, x * wb), None, near,
+                                         kind="numpy", bytes_moved=bm))
+                _add_relukit(cell, bop, variant,
+                             lambda b: C(b or "relukit", lambda: op.forward(x, w), None, ok, backend=b,
+                                         bytes_moved=bm), backends, x)
+                if torch is not None:
+                    tw = torch.from_numpy(w)
+                    peer_calls["torch"] = (lambda: torch.nn.functional.prelu(tx, tw), None,
+                                           lambda r: near(_to_numpy(r)))
+                if ne is not None:
+                    dx = {"x": x, "w": wb}
+                    peer_calls["numexpr"] = (lambda: ne.evaluate("where(x > 0, x, x * w)", local_dict=dx),
+                                             None, near)
+        else:                                                      # backward
+            g0 = inputs.g0.reshape(shape)
+            gx_ref, gw_ref = inputs.cached((key, "backward"), lambda: op.ref_backward(g0, x0, w))
+            axes = tuple(d for d in range(x0.ndim) if d != 1)
+            scale = inputs.cached((key, "wscale"), lambda: np.abs(
+                np.where(x0 > 0, 0, x0.astype(np.float64) * g0)).sum(axis=axes))
+            gx_ok = _exact_checker(op, gx_ref, "prelu_backward grad_x")
+            gw_ok = _exact_checker(op, gw_ref, "prelu_backward grad_weight")
+            gx_near = close(gx_ref, "prelu backward grad_x")
+            gw_near = _sum_checker(gw_ref, scale, "prelu backward grad_weight")
+
+            def rk_check(r):
+                gx_ok(r[0])
+                gw_ok(r[1])
+
+            def near(r):
+                gx_near(_to_numpy(r[0]))
+                gw_near(_to_numpy(r[1]))
+
+            def np_backward():
+                pos = x0 > 0
+                return np.where(pos, g0, g0 * wb), np.where(pos, 0, x0 * g0).sum(axis=axes)
+            bm = 3 * nb
+            cell.contenders.append(C("numpy", np_backward, None, near, kind="numpy", bytes_moved=bm))
+            _add_relukit(cell, bop, variant,
+                         lambda b: C(b or "relukit", lambda: op.backward(g0, x0, w), None, rk_check,
+                                     backend=b, bytes_moved=bm), backends, x0)
+            if torch is not None:
+                tg0, tx0 = torch.from_numpy(np.array(g0)), torch.from_numpy(np.array(x0))
+                tw4 = torch.from_numpy(wb.copy())
+                kernel_backward = torch.ops.aten._prelu_kernel_backward
+
+                def torch_backward():
+                    gi, gw_full = kernel_backward(tg0, tx0, tw4)
+                    return gi, gw_full.sum(dim=axes)
+                peer_calls["torch"] = (torch_backward, None, near)
+
+    elif key == "crelu":
+        ax = -1
+        if variant == "forward out of place":
+            y_ref = inputs.cached((key, "forward"), lambda: op.ref_forward(x0))
+            ok = _exact_checker(op, y_ref, "crelu(x)")
+            near = close(y_ref, "crelu")
+            bm = 3 * nb
+            cell.contenders.append(C("numpy", lambda: np.concatenate((np.maximum(x, 0), np.maximum(-x, 0)), axis=ax),
+                                     None, near, kind="numpy", bytes_moved=bm))
+            _add_relukit(cell, bop, variant, lambda b: C(b or "relukit", lambda: op.forward(x), None, ok,
+                                                         backend=b, bytes_moved=bm), backends, x)
+            if torch is not None:
+                peer_calls["torch"] = (lambda: torch.cat((torch.relu(tx), torch.relu(-tx)), dim=ax), None,
+                                       lambda r: near(_to_numpy(r)))
+        else:
+            gshape = shape[:-1] + (2 * shape[-1],)
+            g0 = inputs.extra("crelu grad", 2 * n).reshape(gshape)
+            g_ref = inputs.cached((key, "backward"), lambda: op.ref_backward(g0, x0))
+            ok = _exact_checker(op, g_ref, "crelu_backward(g, x)")
+            near = close(g_ref, "crelu backward")
+            bm = 4 * nb
+            k = shape[-1]
+
+            def np_backward():
+                g1, g2 = g0[..., :k], g0[..., k:]
+                return np.where(x0 > 0, g1, 0) - np.where(x0 < 0, g2, 0)
+            cell.contenders.append(C("numpy", np_backward, None, near, kind="numpy", bytes_moved=bm))
+            _add_relukit(cell, bop, variant, lambda b: C(b or "relukit", lambda: op.backward(g0, x0), None, ok,
+                                                         backend=b, bytes_moved=bm), backends, x0)
+            if torch is not None:
+                tg = torch.from_numpy(np.array(g0))
+                tg1, tg2 = tg[..., :k], tg[..., k:]
+                # what autograd keeps: the two relu outputs
+                ty1 = torch.from_numpy(np.maximum(x0, 0))
+                ty2 = torch.from_numpy(np.maximum(-x0, 0))
+                tb = torch.ops.aten.threshold_backward
+                peer_calls["torch"] = (lambda: tb(tg1, ty1, 0) - tb(tg2, ty2, 0), None,
+                                       lambda r: near(_to_numpy(r)))
+
+    elif key == "brelu":
+        b = np.asarray(args["biases"]).astype(dt)
+        if variant == "forward out of place":
+            y_ref = inputs.cached((key, "forward"), lambda: op.ref_forward(x0, b))
+            ok = _exact_checker(op, y_ref, "brelu(x, b)")
+            near = close(y_ref, "brelu")
+            bm = (1 + len(b)) * nb
+            cell.contenders.append(C("numpy", lambda: np.maximum(x[..., None] - b, 0), None, near,
+                                     kind="numpy", bytes_moved=bm))
+            _add_relukit(cell, bop, variant, lambda bk: C(bk or "relukit", lambda: op.forward(x, b), None, ok,
+                                                          backend=bk, bytes_moved=bm), backends, x)
+            if torch is not None:
+                tb_ = torch.from_numpy(b)
+                peer_calls["torch"] = (lambda: torch.relu(tx.unsqueeze(-1) - tb_), None,
+                                       lambda r: near(_to_numpy(r)))
+        else:
+            g0 = inputs.extra("brelu grad", len(b) * n).reshape(shape + (len(b),))
+            g_ref = inputs.cached((key, "backward"), lambda: op.ref_backward(g0, x0, b))
+            ok = _exact_checker(op, g_ref, "brelu_backward(g, x, b)")
+            near = close(g_ref, "brelu backward")
+            bm = (2 + len(b)) * nb
+            cell.contenders.append(C("numpy", lambda: np.where(x0[..., None] > b, g0, 0).sum(axis=-1), None,
+                                     near, kind="numpy", bytes_moved=bm))
+            _add_relukit(cell, bop, variant, lambda bk: C(bk or "relukit", lambda: op.backward(g0, x0, b), None,
+                                                          ok, backend=bk, bytes_moved=bm), backends, x0)
+            if torch is not None:
+                tg = torch.from_numpy(np.array(g0))
+                ty = torch.from_numpy(op.ref_forward(x0, b))           # autograd keeps the output
+                tb = torch.ops.aten.threshold_backward
+                peer_calls["torch"] = (lambda: tb(tg, ty, 0).sum(dim=-1), None, lambda r: near(_to_numpy(r)))
+    else:
+        raise ValueError(f"no benchmark for composite op {key!r}")
+
+    cell.bytes_moved = bm
+    for name in ("torch", "numexpr"):
+        if name in peer_calls:
+            call, rest, check = peer_calls[name]
+            cell.contenders.append(C(name, call, rest, check, kind="peer", bytes_moved=bm))
+    cell.auto_backend = which_backend(bop, variant, x)
 
 
 # --------------------------------------------------------------------------------------
@@ -474,10 +1091,13 @@ class Timing:
 
 
 FRESH_MIN_S = 10e-6   # a call this long is timed on its own (timer cost < 1%) on fresh input
+# The smooth and composite ops: from 1 us (timer cost < 5%). Their outputs fed back in drift
+# (repeated selu overflows, repeated gelu zeroes the negatives), so fresh input matters more.
+FRESH_MIN_S_SMOOTH = 1e-6
 
 
 def measure(cell, *, repeats=15, min_repeats=5, target_s=2e-3, budget_s=4.0, large_n=LARGE_N,
-            fresh_min_s=FRESH_MIN_S):
+            fresh_min_s=None):
     """Time the contenders of ``cell`` interleaved; returns {name: Timing} (see module doc).
 
     Each contender is first run once and checked (this is also its warm-up: a Numba kernel
@@ -487,19 +1107,26 @@ def measure(cell, *, repeats=15, min_repeats=5, target_s=2e-3, budget_s=4.0, lar
     Two ways to take a sample of k calls, chosen per cell:
 
     * fresh (n >= ``large_n``, where k = 1, or when every contender's single call takes at
-      least ``fresh_min_s``): each call is timed on its own right after an untimed restore
+      least ``fresh_min_s``, default :data:`FRESH_MIN_S` for the masked ops and
+      :data:`FRESH_MIN_S_SMOOTH` for the others): each call is timed on its own right after an untimed restore
       of its input, so every timed call sees the pristine data;
     * block (short calls): the input is restored once, then k back-to-back calls are timed
       together; calls 2..k of an in-place contender see its own output.
     """
+    if fresh_min_s is None:
+        fresh_min_s = FRESH_MIN_S if cell.group == "masked" else FRESH_MIN_S_SMOOTH
+    # reused input can overflow in the NumPy idioms (repeated selu): no warnings from that
+    with np.errstate(all="ignore"):
+        return _measure(cell, repeats, min_repeats, target_s, budget_s, large_n, fresh_min_s)
+
+
+def _measure(cell, repeats, min_repeats, target_s, budget_s, large_n, fresh_min_s):
     live = []
     first = {}
     for c in cell.contenders:
         err = None
         try:
-            t0 = time.perf_counter()
-            c.run_checked()
-            first[c.name] = time.perf_counter() - t0
+            _, first[c.name] = c.run_checked()
         except AssertionError as exc:
             err = str(exc)
         except Exception as exc:          # a peer idiom that does not run here
@@ -522,7 +1149,9 @@ def measure(cell, *, repeats=15, min_repeats=5, target_s=2e-3, budget_s=4.0, lar
             single = {c.name: max(first[c.name], 1e-9) for c, _ in live}
         else:
             single = {c.name: max(min(_time_fresh(c, 1) for _ in range(3)), 1e-9) for c, _ in live}
-        fresh = cell.n >= large_n or (bool(live) and min(single.values()) >= fresh_min_s)
+        # (the np.negative yardstick is short by design: it does not decide)
+        decisive = [single[c.name] for c, _ in live if c.kind != "reference"] or list(single.values())
+        fresh = cell.n >= large_n or (bool(decisive) and min(decisive) >= fresh_min_s)
         ks = {}
         round_s = 0.0
         for c, _ in live:
@@ -637,6 +1266,11 @@ def environment(peers):
     if "torch" in peers:
         env["torch"] = peers["torch"].__version__
         env["torch_threads"] = peers["torch"].get_num_threads()
+    try:
+        import scipy.special  # noqa: F401
+        env["erf"] = f"scipy.special.erf (scipy {_version('scipy')})"
+    except ImportError:
+        env["erf"] = "math.erf element by element (np.frompyfunc; SciPy not installed)"
     if "numexpr" in peers:
         ne = peers["numexpr"]
         env["numexpr"] = ne.__version__
@@ -649,15 +1283,34 @@ def warm_up_numba(ops, dtypes):
     if "numba" not in relukit.backends():
         return 0.0, []
     t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with relukit.use_backend("numba"):
             for dt in dtypes:
                 x0 = np.linspace(-1, 1, 64).astype(dt)
-                for op in ops:
-                    op.forward(x0.copy(), **op.params)
-                    op.forward(x0.copy(), return_mask=True, **op.params)
-                    op.backward(x0.copy(), relukit_saved(op, x0), **op.params)
+                for b in map(as_bench_op, ops):
+                    op, P = b.op, b.params
+                    if b.key == "prelu":
+                        xs = x0.reshape(2, 4, 2, 4)
+                        w = np.asarray(op.sample_args(xs, rng)["weight"]).astype(dt)
+                        op.forward(xs.copy(), w)
+                        xc = xs.copy()
+                        op.forward(xc, w, out=xc)
+                        op.backward(xs.copy(), xs, w)
+                    elif b.key == "crelu":
+                        xs = x0.reshape(4, 16)
+                        op.backward(op.forward(xs), xs)
+                    elif b.key == "brelu":
+                        bs = np.asarray(op.sample_args(x0, rng)["biases"]).astype(dt)
+                        op.backward(op.forward(x0, bs), x0, bs)
+                    elif b.group != "composite":
+                        op.forward(x0.copy(), **P)
+                        xc = x0.copy()
+                        op.forward(xc, out=xc, **P)
+                        if b.group == "masked":
+                            op.forward(x0.copy(), return_mask=True, **P)
+                        op.backward(x0.copy(), relukit_saved(op, x0, P), **P)
     seconds = time.perf_counter() - t0
     texts = [str(w.message) for w in caught]
     uncached = sorted({t.split('"')[1] for t in texts if t.startswith("Cannot cache") and t.count('"') >= 2})
@@ -787,23 +1440,47 @@ def _parse_dtype_arg(text):
 
 def add_arguments(p):
     p.add_argument("--quick", action="store_true",
-                   help="10^3, 10^5, 10^6, 10^7 float32 plus 10^6 float64, fewer repeats (well under a minute)")
+                   help="10^3, 10^5, 10^6, 10^7 float32 plus 10^6 float64 for relu, relu6 and "
+                        "leaky_relu; 10^3 and 10^6 float32 for the smooth and composite ops; fewer "
+                        "repeats (well under a minute)")
     p.add_argument("--sizes", nargs="+", type=_parse_size_arg, metavar="N",
                    help="array sizes in elements (1e6, 10**6, 10^6 and 1_000_000 are accepted); "
                         "default 10^3 .. 10^7")
     p.add_argument("--dtypes", nargs="+", type=_parse_dtype_arg, metavar="DTYPE",
                    help="float dtypes (default float32 float64)")
     p.add_argument("--big", action="store_true", help="add n = 10^8 (needs ~6 GB of memory for float64)")
-    p.add_argument("--ops", nargs="+", metavar="OP", help="ops to run (default: every op in relukit.MASKED)")
+    p.add_argument("--ops", nargs="+", metavar="OP",
+                   help="ops to run (default: every op in relukit.OPS, and gelu_tanh); "
+                        "also: masked, smooth, composite for a whole group")
     p.add_argument("--variants", nargs="+", choices=sorted(VARIANT_KEYS), metavar="V",
-                   help=f"variants to run, of {', '.join(VARIANT_KEYS)} (default: all)")
+                   help=f"variants to run, of {', '.join(VARIANT_KEYS)} (default: all that apply)")
     p.add_argument("--repeats", type=int, metavar="R",
                    help="timed repeats per contender (default 15, 5 with --quick; fewer for very "
                         "large n so a cell stays within its time budget)")
     p.add_argument("--no-peers", action="store_true", help="leave out PyTorch and numexpr even if installed")
     p.add_argument("--plain", action="store_true", help="plain text table even if rich is installed")
     p.add_argument("--json", metavar="FILE", help="also save all results (every sample) as JSON")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="also draw the results: one panel per op and variant, time per element "
+                        "(smooth ops) or GB/s (memory-bound ops) against n (needs matplotlib)")
+    p.add_argument("--plot-dtype", metavar="DTYPE", type=_parse_dtype_arg,
+                   help="the dtype the plot shows (default float32 when it was run)")
+    p.add_argument("--from-json", metavar="FILE",
+                   help="measure nothing: read the results of an earlier --json run (for --plot)")
     return p
+
+
+def select_ops(names):
+    """The BenchOps named (keys, or the groups masked / smooth / composite); all when None."""
+    everything = bench_ops()
+    if not names:
+        return everything
+    keys = {b.key for b in everything}
+    groups = {"masked", "smooth", "composite"}
+    unknown = [n for n in names if n not in keys and n not in groups]
+    if unknown:
+        raise ValueError(f"unknown op(s) {unknown}; known: {sorted(keys)} or a group: {sorted(groups)}")
+    return [b for b in everything if b.key in names or b.group in names]
 
 
 def plan(args):
@@ -825,6 +1502,14 @@ def plan(args):
     return out
 
 
+def runs_at(args, bop, n, dtype):
+    """Whether ``bop`` runs at (n, dtype): with a plain ``--quick`` the smooth and composite
+    ops run at :data:`QUICK_SMOOTH_PAIRS` only (and 10^8 with ``--big`` only for the masked)."""
+    if args.quick and not args.sizes and not args.dtypes and bop.group != "masked":
+        return (n, dtype) in QUICK_SMOOTH_PAIRS
+    return True
+
+
 def _print_header(env, peers, warm_s, warm_msgs, out):
     w = lambda s="": print(s, file=out)    # noqa: E731
     w("relukit benchmark")
@@ -843,26 +1528,47 @@ def _print_header(env, peers, warm_s, warm_msgs, out):
     w(f"thresholds: automatic dispatch runs numba from n = ({thr}), cython below")
     peer_txt = []
     if "torch" in peers:
-        peer_txt.append(f"torch {env['torch']} ({env['torch_threads']} threads, default)")
+        peer_txt.append(f"torch {env['torch']} ({env['torch_threads']} threads, its default)")
     if "numexpr" in peers:
         peer_txt.append(f"numexpr {env['numexpr']} ({env['numexpr_threads']} threads)")
     w(f"peers:      {', '.join(peer_txt) if peer_txt else 'none (torch and numexpr not installed)'}")
+    w(f"NumPy erf:  {env['erf']} (gelu's NumPy idiom)")
     if warm_s:
         w(f"numba JIT:  {warm_s:.2f} s to compile/load the kernels before timing")
     for m in warm_msgs:
         w(f"  note: {m}")
 
 
+def _check_plot_deps():
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        return ("relukit bench: --plot needs matplotlib, which is not installed here "
+                "(pip install matplotlib); nothing was measured")
+    return None
+
+
 def run(args, out=None):
     out = out or sys.stdout
-    t_start = time.perf_counter()
-    ops = list(relukit.MASKED.values())
-    if args.ops:
-        unknown = [o for o in args.ops if o not in relukit.MASKED]
-        if unknown:
-            print(f"relukit bench: unknown op(s) {unknown}; known: {sorted(relukit.MASKED)}", file=sys.stderr)
+    if args.plot:
+        err = _check_plot_deps()
+        if err:
+            print(err, file=sys.stderr)
             return 2
-        ops = [relukit.MASKED[o] for o in args.ops]
+    if args.from_json:
+        if not args.plot:
+            print("relukit bench: --from-json only makes sense with --plot", file=sys.stderr)
+            return 2
+        with open(args.from_json) as fh:
+            record = json.load(fh)
+        plot_results(record, args.plot, dtype=args.plot_dtype)
+        print(f"plot saved to {args.plot}", file=out)
+        return 0
+    t_start = time.perf_counter()
+    try:
+        ops = select_ops(args.ops)
+    except ValueError as exc:
+        print(f"relukit bench: {exc}", file=sys.stderr)
+        return 2
     chosen = {VARIANT_KEYS[v] for v in args.variants} if args.variants else set(VARIANTS)
     variants = [v for v in VARIANTS if v in chosen]
     quick = args.quick
@@ -896,64 +1602,80 @@ def run(args, out=None):
 
     # ---- per-call overhead ------------------------------------------------------------
     rows = []
-    for n in OVERHEAD_SIZES:
+    tiny_ops = [b for b in ops if b.group != "composite"]
+    for n in OVERHEAD_SIZES if tiny_ops else ():
         inp = Inputs(n, "float32")
-        for op in ops:
-            cell = build_cell(op, "forward in place", inp, backends=False, peers=peers)
+        for bop in tiny_ops:
+            cell = build_cell(bop, "forward in place", inp, backends=False, peers=peers)
             res = measure(cell, **{**timing_kw, "budget_s": 1.0})
             rel, npy = res.get("relukit"), res.get("numpy")
-            rows.append([f"{op.name} in place", fmt_n(n), "float32", fmt_time(npy.median), fmt_time(rel.median),
+            rows.append([f"{bop.key} in place", fmt_n(n), "float32", fmt_time(npy.median), fmt_time(rel.median),
                          f"{npy.median / rel.median:.1f}x"] + [fmt_time(res[p].median) if p in res else "-"
                                                               for p in peer_names])
             record["overhead"].append(_cell_record(cell, res))
-    print(file=out)
-    render_table(["per-call overhead", "n", "dtype", "NumPy", "relukit", "speed-up"] + peer_names, rows,
-                 right=set(range(1, 6 + len(peer_names))), use_rich=use_rich, out=out,
-                 title="Per-call time at tiny n (mostly call overhead), median, in place:")
-    out.flush()
+    if rows:
+        print(file=out)
+        render_table(["per-call overhead", "n", "dtype", "NumPy", "relukit", "speed-up"] + peer_names, rows,
+                     right=set(range(1, 6 + len(peer_names))), use_rich=use_rich, out=out,
+                     title="Per-call time at tiny n (mostly call overhead), median, in place:")
+        out.flush()
 
     # ---- main table -------------------------------------------------------------------
     backend_cols = [b for b in ("cython", "numba") if b in relukit.backends()]
+    peer_cols = []
+    for p in peer_names:
+        peer_cols.append(p)
+        if p == "torch":
+            peer_cols.append("vs torch")
     headers = (["op / variant", "n", "dtype", "NumPy", "relukit", "speed-up", "auto"]
-               + backend_cols + peer_names + ["reps", "input"])
+               + backend_cols + peer_cols + ["reps", "input"])
     right = set(range(1, len(headers) - 1)) - {2, 6}
     print(file=out)
     print("Median time per call (speed-up = NumPy / relukit; auto = backend relukit chose; "
           + (", ".join(backend_cols) + " = relukit forced to that backend" if backend_cols else "")
-          + "):", file=out)
+          + ("; vs torch = torch / relukit" if "torch" in peers else "") + "):", file=out)
     stream = None if use_rich else _StreamTable(headers, right, out, _typical_widths(headers, ops, pairs))
-    rows, bw_rows, notes = [], [], []
+    rows, bw_rows, notes = [], [], {}
     for n, dt in pairs:
         inp = Inputs(n, dt)
-        for op in ops:
+        any_row = False
+        for bop in ops:
+            if not runs_at(args, bop, n, dt):
+                continue
             for variant in variants:
-                if variant not in variants_of(op):
+                if variant not in variants_of(bop):
                     continue
-                cell = build_cell(op, variant, inp, peers=peers, bandwidth=(variant == "forward in place"))
+                cell = build_cell(bop, variant, inp, peers=peers,
+                                  bandwidth=(variant == "forward in place" and bop.group != "composite"))
                 res = measure(cell, **timing_kw)
                 record["cells"].append(_cell_record(cell, res))
                 npy, rel = res["numpy"], res["relukit"]
                 flag = "!" if rel.error else ""
-                row = [f"{op.name} {_SHORT[variant]}", fmt_n(n), dt, fmt_time(npy.median),
+                row = [f"{bop.key} {_SHORT[variant]}", fmt_n(n), dt, fmt_time(npy.median),
                        fmt_time(rel.median) + flag, f"{npy.median / rel.median:.2f}x", cell.auto_backend]
                 for b in backend_cols:
                     row.append(fmt_time(res[b].median) + ("!" if res[b].error else "") if b in res else "n/a")
                 for p in peer_names:
                     row.append(fmt_time(res[p].median) if p in res else "-")
+                    if p == "torch":
+                        row.append(f"{res[p].median / rel.median:.2f}x" if p in res else "-")
                 row.append(str(rel.repeats))
                 row.append("fresh" if cell.fresh else "reused")
                 rows.append(row)
+                any_row = True
                 for note in cell.notes:
-                    notes.append(f"{op.name} {_SHORT[variant]}, n={fmt_n(n)}, {dt}: {note}")
+                    notes.setdefault((f"{bop.key} {_SHORT[variant]}", note), []).append(f"{fmt_n(n)} {dt}")
                 if "np.negative" in res:
                     ref = res["np.negative"]
                     bm = 2 * inp.x0.nbytes
-                    bw_rows.append([op.name, fmt_n(n), dt, fmt_time(ref.median), fmt_gbs(bm, ref.median),
+                    bw_rows.append([bop.key, fmt_n(n), dt, fmt_time(ref.median), fmt_gbs(bm, ref.median),
                                     fmt_time(rel.median), fmt_gbs(bm, rel.median),
                                     f"{100 * ref.median / rel.median:.0f}%", cell.auto_backend]
                                    + [fmt_gbs(bm, res[b].median) if b in res else "-" for b in backend_cols])
                 if stream:
                     stream.row(row)
+        if not any_row:
+            continue
         if stream:
             stream.blank()
         else:
@@ -971,16 +1693,19 @@ def run(args, out=None):
                            "(2 x nbytes moved per call; NumPy reference is single-threaded):")
     wall = time.perf_counter() - t_start
     print(file=out)
-    for line in method_text(timing_kw["target_s"]):
+    for line in method_text(timing_kw["target_s"], ops, peers):
         print(line, file=out)
-    for note in notes:
-        print(f"note: {note}", file=out)
+    for (what, note), where in notes.items():
+        print(f"note: {what} ({', '.join(where)}): {note}", file=out)
     print(f"total wall time: {wall:.1f} s", file=out)
     record["wall_s"] = wall
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(record, fh, indent=1)
         print(f"results saved to {args.json}", file=out)
+    if args.plot:
+        plot_results(record, args.plot, dtype=args.plot_dtype)
+        print(f"plot saved to {args.plot}", file=out)
     bad = [c for c in record["cells"] if any(v.get("error") for v in c["results"].values()
                                              if v["kind"] == "relukit")]
     return 1 if bad else 0
@@ -1009,16 +1734,25 @@ class _StreamTable:
 
 
 def _typical_widths(headers, ops, pairs):
-    name = max(len(f"{op.name} {v}") for op in ops for v in _SHORT.values())
+    name = max(len(f"{b.key} {_SHORT[v]}") for b in ops for v in variants_of(b))
     n = max(len(fmt_n(p[0])) for p in pairs)
     dt = max(len(p[1]) for p in pairs)
-    rest = {"speed-up": 7, "auto": 6, "reps": 4, "input": 6}
+    rest = {"speed-up": 7, "auto": 6, "reps": 4, "input": 6, "vs torch": 8}
     return [name, n, dt] + [rest.get(h, 9) for h in headers[3:]]
 
 
-def method_text(target_s):
+def method_text(target_s, ops=None, peers=None):
     """The lines printed under the tables that say how they were measured."""
-    return [
+    ops = bench_ops() if ops is None else ops
+    keys = [b.key for b in ops]
+    oop = []
+    for b in ops:
+        if b.group == "composite":
+            continue
+        text = numpy_idioms(b).oop_text
+        if text:
+            oop.append(f"{b.key}: {text}")
+    lines = [
         "Method: the contenders of a row are timed interleaved (round-robin, order rotating per repeat, GC off);",
         f"a sample is k calls (~{target_s * 1e3:.0f} ms; k = 1 from n = {fmt_n(LARGE_N)}); shown: median over 'reps' "
         "samples of sample time / k.",
@@ -1028,17 +1762,39 @@ def method_text(target_s):
         "after one restore,",
         "so calls 2..k of an in-place op see its own output (for relu: no negatives), which flatters "
         "kernels whose speed depends on the data.",
-        "Inputs: standard normal (half negative). Out of place, NumPy: "
-        + "; ".join(f"{k}: {v[1]}" for k, v in NUMPY_OUT_OF_PLACE.items())
-        + ". forward + mask: NumPy saves a bool mask (1 byte/element), relukit a bit mask (1 bit/element).",
-        "Each result was checked against relukit.reference before timing ('!' marks a wrong relukit result).",
+        "Inputs: standard normal (half negative). forward + mask: NumPy saves a bool mask (1 byte/element), "
+        "relukit a bit mask (1 bit/element).",
+        "NumPy in place: the op table's idiom (op.numpy_forward; smooth ops assign their formula, x[...] = f(x)); "
+        "out of place: " + "; ".join(oop) + ".",
+        "Backward: relukit takes the bit mask (relu, relu6, leaky_relu), the forward's output (elu, selu, celu, "
+        "softplus) or its input (silu, gelu); NumPy what op.numpy_saved keeps.",
     ]
+    comp = [k for k in ("prelu", "crelu", "brelu") if k in keys]
+    if comp:
+        shapes = {"prelu": f"prelu: x NCHW, e.g. 10^6 -> {composite_shape('prelu', 10**6)}, one weight per "
+                           "channel, NumPy np.where(x > 0, x, x * w[:, None, None]) (in place: assigned to x)",
+                  "crelu": "crelu: x (n/1000, 1000) -> (n/1000, 2000), NumPy np.concatenate((np.maximum(x, 0), "
+                           "np.maximum(-x, 0)), axis=-1)",
+                  "brelu": "brelu: x (n,), 4 biases -> (n, 4), NumPy np.maximum(x[..., None] - b, 0)"}
+        lines.append("Composite ops (new arrays; backward returns new arrays): "
+                     + "; ".join(shapes[k] for k in comp) + ".")
+    if peers and "torch" in peers:
+        lines.append("PyTorch (torch.from_numpy views; backward = aten's kernel written into g): "
+                     + "; ".join(f"{k}: {TORCH_TEXT[k]}" for k in keys if k in TORCH_TEXT) + ".")
+    if peers and "numexpr" in peers:
+        lines.append("numexpr: the same formulas as ne.evaluate expressions (out=x in place), constants in x's "
+                     "dtype; no gelu (numexpr has no erf) and no crelu/brelu.")
+    lines.append("Each result was checked against relukit.reference before timing: relukit bit-exactly "
+                 "(piecewise-linear ops) or within op.max_ulp ulp (smooth ops; '!' marks a wrong relukit "
+                 "result), NumPy and the peers within a relative tolerance.")
+    return lines
 
 
 def _cell_record(cell, res):
     kinds = {c.name: c for c in cell.contenders}
     return {
-        "op": cell.op, "variant": cell.variant, "n": cell.n, "dtype": cell.dtype,
+        "op": cell.op, "variant": cell.variant, "n": cell.n, "dtype": cell.dtype, "group": cell.group,
+        "shape": list(cell.shape), "bytes_moved": cell.bytes_moved,
         "auto_backend": cell.auto_backend, "notes": cell.notes, "fresh_input": cell.fresh,
         "results": {name: {"median_s": t.median, "min_s": t.minimum, "k": t.k, "repeats": t.repeats,
                            "samples_s": t.samples, "fresh_input": t.fresh, "error": t.error,
@@ -1047,6 +1803,113 @@ def _cell_record(cell, res):
                            "gb_per_s": kinds[name].bytes_moved / t.median / 1e9 if t.median > 0 else None}
                     for name, t in res.items()},
     }
+
+
+# --------------------------------------------------------------------------------------
+# Plot
+# --------------------------------------------------------------------------------------
+# contender name -> (legend label, colour, line style, marker, line width)
+PLOT_STYLE = {
+    "relukit": ("relukit (automatic dispatch)", "black", "-", "o", 2.4),
+    "cython": ("relukit, cython forced", "tab:blue", "--", "v", 1.2),
+    "numba": ("relukit, numba forced", "tab:orange", "--", "^", 1.2),
+    "numpy": ("NumPy idiom", "tab:green", "-", "s", 1.6),
+    "torch": ("PyTorch", "tab:red", "-", "D", 1.6),
+    "numexpr": ("numexpr", "tab:purple", "-", "x", 1.2),
+    "np.negative": ("memory bandwidth: np.negative(x, out=x)", "0.45", ":", None, 2.0),
+}
+PLOT_COLUMNS = ("forward in place", "forward out of place", "backward", "forward + mask")
+
+
+def plot_results(record, path, dtype=None):
+    """Draw ``record`` (as :func:`run` builds it, or loaded from its JSON) into ``path``.
+
+    One row of panels per op, one column per variant; x: n, y: GB/s (memory-bound ops:
+    the bytes the variant must move, the same for every line, over the time) or ns per
+    element (smooth ops), both on log axes. Memory-bound panels also show np.negative in
+    place (measured in the in-place cells) as the memory-bandwidth reference."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RuntimeError("relukit bench: --plot needs matplotlib (pip install matplotlib)") from None
+    cells = [c for c in record["cells"] if c.get("bytes_moved")]
+    if not cells:
+        raise ValueError("relukit bench: no results to plot")
+    dtypes = sorted({c["dtype"] for c in cells}, key=lambda d: (d != "float32", d))
+    dtype = dtype or dtypes[0]
+    cells = [c for c in cells if c["dtype"] == dtype]
+    if not cells:
+        raise ValueError(f"relukit bench: no results for dtype {dtype} (have {dtypes})")
+    itemsize = np.dtype(dtype).itemsize
+
+    bw = {}                                    # n -> GB/s of np.negative in place
+    for c in cells:
+        r = c["results"].get("np.negative")
+        if r and c["variant"] == "forward in place":
+            bw.setdefault(c["n"], []).append(2 * c["n"] * itemsize / r["median_s"] / 1e9)
+    bw = {n: statistics.median(v) for n, v in bw.items()}
+
+    ops = list(dict.fromkeys(c["op"] for c in cells))
+    columns = [v for v in PLOT_COLUMNS if any(c["variant"] == v for c in cells)]
+    ncol, nrow = len(columns), len(ops)
+    fig = Figure(figsize=(4.3 * ncol, 2.9 * nrow + 1.2), dpi=90)
+    axes = fig.subplots(nrow, ncol, squeeze=False)
+    seen = {}
+    for i, op in enumerate(ops):
+        group = next(c.get("group") for c in cells if c["op"] == op)
+        mb = group != "smooth"
+        for j, variant in enumerate(columns):
+            ax = axes[i][j]
+            mine = sorted((c for c in cells if c["op"] == op and c["variant"] == variant), key=lambda c: c["n"])
+            if not mine:
+                ax.set_axis_off()
+                continue
+            names = [nm for nm in PLOT_STYLE if nm != "np.negative" and any(nm in c["results"] for c in mine)]
+            for nm in names:
+                pts = [(c["n"], c["results"][nm]["median_s"], c["bytes_moved"]) for c in mine
+                       if nm in c["results"] and c["results"][nm]["median_s"] > 0]
+                if not pts:
+                    continue
+                xs = [p[0] for p in pts]
+                ys = [p[2] / p[1] / 1e9 if mb else p[1] / p[0] * 1e9 for p in pts]
+                label, color, ls, marker, lw = PLOT_STYLE[nm]
+                h, = ax.plot(xs, ys, color=color, linestyle=ls, marker=marker, lw=lw, ms=4, label=label)
+                seen.setdefault(nm, h)
+            if mb and bw:
+                xs = sorted(n for n in bw if mine[0]["n"] <= n <= mine[-1]["n"])
+                if xs:
+                    label, color, ls, marker, lw = PLOT_STYLE["np.negative"]
+                    h, = ax.plot(xs, [bw[n] for n in xs], color=color, linestyle=ls, lw=lw, label=label)
+                    seen.setdefault("np.negative", h)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            shape = mine[-1].get("shape")
+            extra = ""
+            if group == "composite" and shape:
+                extra = f"\nx {tuple(shape)} at n = {mine[-1]['n']:.0e}".replace("e+0", "e")
+            ax.set_title(f"{op}: {_SHORT[variant]}{extra}", fontsize=10)
+            ax.set_ylabel("GB/s (higher is better)" if mb else "ns / element (lower is better)", fontsize=8)
+            ax.set_xlabel("n (elements)", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, which="major", alpha=0.3)
+            ax.grid(True, which="minor", alpha=0.08)
+    env = record.get("environment", {})
+    bits = [f"{env.get('cpu', '?')}, {env.get('cores', '?')} cores", f"numpy {env.get('numpy', '?')}"]
+    if env.get("torch"):
+        bits.append(f"torch {env['torch']} ({env.get('torch_threads')} threads)")
+    if env.get("numexpr"):
+        bits.append(f"numexpr {env['numexpr']}")
+    bits.append(f"relukit {env.get('relukit', '?')} ({env.get('relukit_threads', '?')} threads)")
+    fig.suptitle(f"relukit benchmark, {dtype}: median time per call  ({'; '.join(bits)})\n"
+                 "memory-bound ops: GB/s = bytes the call must move / time; smooth ops: ns per element",
+                 fontsize=12, y=0.999)
+    order = [nm for nm in PLOT_STYLE if nm in seen]
+    fig.legend([seen[nm] for nm in order], [PLOT_STYLE[nm][0] for nm in order], loc="upper center",
+               ncol=min(4, len(order)), fontsize=10, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.75 / (2.9 * nrow + 1.2)))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 1.25 / (2.9 * nrow + 1.2)))
+    fig.savefig(path)
+    return path
 
 
 def main(argv=None):

@@ -180,6 +180,11 @@ def explain(op, x, out=None, return_mask=False):
         f"  threshold ({_core.CLASS_NAMES[cls]}, {'float64' if is_double else 'float32'}): {thr} elements",
         f"  override: {'none (automatic)' if code < 0 else BACKENDS[code] + ' from ' + source}",
     ]
+    base_op = OPS.get(op) or base
+    if base_op is not None and base_op.kind == "composite":
+        lines.append(f"  {base_op.name} is composite: it runs several kernels, each on numba only "
+                     "where its own arrays are contiguous (slices along an inner axis are not), "
+                     "else on cython")
     if backend == "numba":
         lines.append(f"  threads: {get_num_threads()}; if another thread is running a parallel "
                      "kernel at that moment, this call runs the Cython kernel instead")

@@ -150,11 +150,12 @@ def channel_sum(term, ch, weight):
     of prelu's weight gradient does not depend on the backend."""
     t = np.ascontiguousarray(term, dtype=np.float64)
     w = np.asarray(weight)
-    if ch < 0 or w.size == 1:
-        total = t.sum()
-    else:
-        total = t.sum(axis=tuple(d for d in range(t.ndim) if d != ch))
-    return np.asarray(total).astype(term.dtype).reshape(w.shape)
+    with _quiet():                   # inf - inf and float32 overflow are results, not errors
+        if ch < 0 or w.size == 1:
+            total = t.sum()
+        else:
+            total = t.sum(axis=tuple(d for d in range(t.ndim) if d != ch))
+        return np.asarray(total).astype(term.dtype).reshape(w.shape)
 
 
 def prelu(x, weight, axis=1, out=None, return_mask=False):
