@@ -19,6 +19,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+# Thresholds tuned on this machine (`python -m relukit tune`) must not change what the tests
+# see: point the dispatcher at a file that does not exist, here and in every subprocess.
+NO_TUNED_CONFIG = os.path.join(os.path.dirname(__file__), "no-such-relukit-config.json")
+os.environ["RELUKIT_CONFIG"] = NO_TUNED_CONFIG
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -140,6 +145,7 @@ def run_python(code, env=None, timeout=180, pythonpath=SRC):
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith(("RELUKIT_", "NUMBA_"))}
     full_env["PYTHONPATH"] = pythonpath
+    full_env["RELUKIT_CONFIG"] = NO_TUNED_CONFIG
     if env:
         full_env.update(env)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,

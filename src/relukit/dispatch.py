@@ -12,7 +12,9 @@ Decision order, first match wins:
 3. layout: the Numba kernels take same-order contiguous aligned arrays (C order when a
    mask is read or written); any other layout goes to the Cython strided driver.
 4. size: n at or above the threshold of the op's class and dtype -> Numba (parallel),
-   otherwise Cython (one thread, no launch cost).
+   otherwise Cython (one thread, no launch cost). The thresholds are the built-in ones
+   below, or those ``python -m relukit tune`` measured on this machine and saved
+   (``relukit.tune.config_path()``).
 """
 import contextlib
 import importlib.util
@@ -196,6 +198,12 @@ def _configure_from_environment():
         i = _class_index(name)
         _core._set_threshold(i, 0, t32)
         _core._set_threshold(i, 1, t64)
+    from .tune import load_thresholds       # thresholds measured by `python -m relukit tune`
+    for name, per in (load_thresholds() or {}).items():
+        if name in _core.CLASS_NAMES:
+            i = _class_index(name)
+            _core._set_threshold(i, 0, per["float32"])
+            _core._set_threshold(i, 1, per["float64"])
     _core._set_numba_installed(_NUMBA_INSTALLED)
     env = os.environ.get("RELUKIT_BACKEND")
     if env:
