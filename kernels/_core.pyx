@@ -1034,6 +1034,11 @@ def brelu_backward(grad, x, biases):
 # --------------------------------------------------------------------------------------
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+# alpha * scale as hi + lo: the correctly rounded double and its error (mpmath, 50 digits);
+# the product of the two doubles above is 1 ulp below hi, which selu_backward would carry
+# into every saturated gradient.
+cdef double SELU_NEG_HI = 1.7580993408473768
+cdef double SELU_NEG_LO = 1.41535193800845e-17
 
 
 cdef int check_output_determines(str fname, str pname, double value) except -1:
@@ -1046,50 +1051,53 @@ cdef int check_output_determines(str fname, str pname, double value) except -1:
 
 def elu(x, double alpha=1.0, out=None):
     """elu(x, alpha=1.0, out=None)"""
-    cdef double p[3]
-    p[0] = alpha; p[1] = 1.0; p[2] = 1.0
-    return forward(K_ELU, "elu", x, out, False, p, (alpha,), (p[0], p[1], p[2]))
+    cdef double p[4]
+    p[0] = alpha; p[1] = 1.0; p[2] = 1.0; p[3] = 0.0
+    return forward(K_ELU, "elu", x, out, False, p, (alpha,), (p[0], p[1], p[2], p[3]))
 
 
 def elu_backward(grad, y, double alpha=1.0, out=None):
     """elu_backward(grad, y, alpha=1.0, out=None)"""
-    cdef double p[3]
+    cdef double p[4]
     check_output_determines("elu_backward", "alpha", alpha)
-    p[0] = alpha; p[1] = 1.0; p[2] = 1.0
-    return binary(K_ELU_GRAD, "elu_backward", grad, y, "y", out, p, (alpha,), (p[0], p[1], p[2]))
+    p[0] = alpha; p[1] = 1.0; p[2] = 1.0; p[3] = 0.0
+    return binary(K_ELU_GRAD, "elu_backward", grad, y, "y", out, p, (alpha,),
+                  (p[0], p[1], p[2], p[3]))
 
 
 def selu(x, out=None):
     """selu(x, out=None)"""
-    cdef double p[3]
-    p[0] = SELU_ALPHA * SELU_SCALE; p[1] = SELU_SCALE; p[2] = 1.0
-    return forward(K_ELU, "selu", x, out, False, p, (), (p[0], p[1], p[2]))
+    cdef double p[4]
+    p[0] = SELU_NEG_HI; p[1] = SELU_SCALE; p[2] = 1.0; p[3] = SELU_NEG_LO
+    return forward(K_ELU, "selu", x, out, False, p, (), (p[0], p[1], p[2], p[3]))
 
 
 def selu_backward(grad, y, out=None):
     """selu_backward(grad, y, out=None)"""
-    cdef double p[3]
-    p[0] = SELU_ALPHA * SELU_SCALE; p[1] = SELU_SCALE; p[2] = 1.0
-    return binary(K_ELU_GRAD, "selu_backward", grad, y, "y", out, p, (), (p[0], p[1], p[2]))
+    cdef double p[4]
+    p[0] = SELU_NEG_HI; p[1] = SELU_SCALE; p[2] = 1.0; p[3] = SELU_NEG_LO
+    return binary(K_ELU_GRAD, "selu_backward", grad, y, "y", out, p, (),
+                  (p[0], p[1], p[2], p[3]))
 
 
 def celu(x, double alpha=1.0, out=None):
     """celu(x, alpha=1.0, out=None)"""
-    cdef double p[3]
+    cdef double p[4]
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (celu divides x by alpha)")
-    p[0] = alpha; p[1] = 1.0; p[2] = alpha
-    return forward(K_ELU, "celu", x, out, False, p, (alpha,), (p[0], p[1], p[2]))
+    p[0] = alpha; p[1] = 1.0; p[2] = alpha; p[3] = 0.0
+    return forward(K_ELU, "celu", x, out, False, p, (alpha,), (p[0], p[1], p[2], p[3]))
 
 
 def celu_backward(grad, y, double alpha=1.0, out=None):
     """celu_backward(grad, y, alpha=1.0, out=None)"""
-    cdef double p[3]
+    cdef double p[4]
     if alpha == 0:
         raise ValueError("celu_backward: alpha must not be 0 (celu divides x by alpha)")
     check_output_determines("celu_backward", "alpha", alpha)
-    p[0] = alpha; p[1] = 1.0; p[2] = alpha
-    return binary(K_ELU_GRAD, "celu_backward", grad, y, "y", out, p, (alpha,), (p[0], p[1], p[2]))
+    p[0] = alpha; p[1] = 1.0; p[2] = alpha; p[3] = 0.0
+    return binary(K_ELU_GRAD, "celu_backward", grad, y, "y", out, p, (alpha,),
+                  (p[0], p[1], p[2], p[3]))
 
 
 def softplus(x, double beta=1.0, double threshold=20.0, out=None):

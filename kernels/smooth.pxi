@@ -16,41 +16,67 @@ cdef extern from "vmath.h" nogil:
     double rk_sigmoid(double)
     double fma(double, double, double)
 
-# GELU constants, correctly rounded doubles. C macros, not module-level variables: a loop
-# reading a global double while storing through a float pointer cannot be vectorised
-# (with -fno-strict-aliasing the store may alias the global); measured: gelu float32 at
-# n = 10**6 took 46 ms with globals.
+# Constants and per-element functions are C (RK_INLINE = always_inline): Cython's
+# `cdef inline` is a plain `static inline`, which gcc stops inlining once this large module
+# exhausts its inlining budget, and a loop with a call in it does not vectorise (measured:
+# softplus and gelu float32 at n = 10**6 took 37 ms and 40 ms that way, instead of ~4 ms).
+# Constants are macros, not module globals: with -fno-strict-aliasing a store through the
+# output pointer may alias a global, which also blocks vectorisation.
 #
-# The per-element functions are C (RK_INLINE = always_inline): Cython's `cdef inline` is a
-# plain `static inline`, which gcc stops inlining once this large module exhausts its
-# inlining budget, and a loop with a call in it does not vectorise (measured: softplus and
-# gelu float32 at n = 10**6 took 37 ms and 40 ms that way, instead of ~4 ms).
+# The float32 kernels call the plain forms: evaluated in double, their rounding errors are
+# ~2^-29 relative to a float32 ulp. Float64 needs more care in three places, each noted
+# below: the rounding of an argument amplified by exp/erfc in a tail (gelu), a constant
+# that is not a double (selu), and results that are subnormal (silu's gradient).
 cdef extern from *:
     """
     #define RK_SQRT1_2 0.70710678118654752440
+    #define RK_SQRT1_2_LO (-4.833646656726457e-17)     /* 1/sqrt 2 - RK_SQRT1_2 */
     #define RK_INV_SQRT_2PI 0.39894228040143267794
+    #define RK_TWO_OVER_SQRTPI 1.1283791670955126
     #define RK_SQRT_2_OVER_PI 0.79788456080286535588
     #define RK_GELU_TANH_C 0.044715
+    #define RK_DBL_MAX 1.7976931348623157e308
 
-    /* elu family: x <= 0 takes the exponential branch, as PyTorch (-0.0 -> -0.0; NaN
-     * takes the other branch and stays NaN). */
+    /* elu family: y = poscoef x where x > 0, else negcoef expm1(x / divisor); x <= 0 takes
+     * the exponential branch, as PyTorch (-0.0 -> -0.0; NaN takes the other branch). */
     RK_INLINE double rk_elu_one(double v, double negcoef, double poscoef, double divisor)
     {
         double e = negcoef * rk_expm1(v / divisor);
         return v <= 0 ? e : poscoef * v;
     }
 
+    /* Gradient from the output: (y + negcoef) / divisor where y <= 0. negcoef is passed as
+     * hi + lo (selu's alpha * scale is not a double): y + hi is exact where y nears -hi
+     * (Sterbenz), so the lo part survives the cancellation. */
+    RK_INLINE double rk_elu_grad_one(double g, double out, double neghi, double neglo,
+                                     double poscoef, double divisor)
+    {
+        double d = ((out + neghi) + neglo) / divisor;
+        return out <= 0 ? g * d : g * poscoef;
+    }
+
     /* softplus as max(z, 0) + log1p(exp(-|z|)), z = beta x: exp never overflows, and for
      * z -> -inf the result is exp(z) itself, rounded once into the subnormals. The rounding
      * error of z (zero when beta = 1) is recovered with an FMA and applied to first order
-     * (softplus'(z) = sigmoid(z)). */
+     * (softplus'(z) = sigmoid(z)); for an infinite z it is 0, not inf - inf. */
     RK_INLINE double rk_softplus_one(double v, double beta, double threshold)
     {
         double z = beta * v;
         double zlo = fma(beta, v, -z);
+        zlo = RK_FABS(z) <= RK_DBL_MAX ? zlo : 0.0;
         double sp = (z > 0 ? z : 0.0) + rk_log1p(rk_exp(-RK_FABS(z)));
         sp = sp + rk_sigmoid(z) * zlo;
         return z > threshold ? v : sp / beta;
+    }
+
+    /* Gradient from the output: exp(beta y) = 1 + exp(beta x), so sigmoid(beta x) =
+     * -expm1(-beta y) (accurate for y -> 0, where it is ~beta y); where beta y > threshold
+     * the forward was the identity and the gradient passes. */
+    RK_INLINE double rk_softplus_grad_one(double g, double out, double beta, double threshold)
+    {
+        double z = beta * out;
+        double d = -rk_expm1(-z);
+        return z > threshold ? g : g * d;
     }
 
     /* silu: below x = -708 sigmoid(x) is subnormal and has lost its low bits; x * e * e
@@ -62,11 +88,54 @@ cdef extern from *:
         return v < -708.0 ? tail : v * rk_sigmoid(v);
     }
 
+    /* silu' = s (1 + x t), s = sigmoid(x), t = sigmoid(-x) = 1 - s without cancellation;
+     * the same e * e tail as the forward keeps subnormal gradients to one rounding. */
+    RK_INLINE double rk_silu_grad_one(double g, double v)
+    {
+        double s = rk_sigmoid(v), t = rk_sigmoid(-v);
+        double e = rk_exp(0.5 * v);
+        double tail = ((g * (1.0 + v * t)) * e) * e;
+        tail = v < -1500.0 ? g * -0.0 : tail;          /* e * e is 0 there; no -inf * 0 */
+        return v < -708.0 ? tail : g * (s + (v * s) * t);
+    }
+
     /* gelu exact: 0.5 x erfc(-x / sqrt 2); erfc keeps the negative tail accurate where
      * 0.5 x (1 + erf) would cancel to 0, so gelu(-30) is tiny and negative. */
     RK_INLINE double rk_gelu_exact_one(double v)
     {
         return (0.5 * v) * rk_erfc(-v * RK_SQRT1_2);
+    }
+
+    /* Float64: erfc's relative sensitivity to its argument grows like 2t^2, so the rounding
+     * of t = -x/sqrt 2 alone costs up to ~1,200 ulp near underflow. t is carried as
+     * t + tlo (the FMA-recovered product error plus 1/sqrt 2's own representation error)
+     * and erfc corrected to first order: erfc(t + tlo) = erfc(t) - 2/sqrt(pi) e^{-t^2} tlo,
+     * with t^2 split exactly for the exp. */
+    RK_INLINE double rk_gelu_exact_precise(double v)
+    {
+        double t = -v * RK_SQRT1_2;
+        double tlo = fma(-v, RK_SQRT1_2, -t) + (-v) * RK_SQRT1_2_LO;
+        double h = t * t;
+        double hl = fma(t, t, -h);
+        int finite = RK_FABS(h) <= RK_DBL_MAX;
+        tlo = finite ? tlo : 0.0;
+        hl = finite ? hl : 0.0;
+        double dens = RK_TWO_OVER_SQRTPI * rk_exp(-h) * (1.0 - hl);
+        return (0.5 * v) * (rk_erfc(t) - dens * tlo);
+    }
+
+    /* gelu' = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); x^2 is split into an
+     * exact high part and its FMA-recovered error so exp(-x^2/2) keeps full accuracy (the
+     * rounding of x^2 alone would cost hundreds of ulp at |x| ~ 38); for |x| > 1.3e154,
+     * where x^2 overflows, the split is dropped (phi is 0 there anyway). */
+    RK_INLINE double rk_gelu_grad_one(double g, double v)
+    {
+        double h = v * v;
+        double lo = fma(v, v, -h);
+        lo = RK_FABS(h) <= RK_DBL_MAX ? lo : 0.0;
+        double pdf = RK_INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo);
+        double cdf = 0.5 * rk_erfc(-v * RK_SQRT1_2);
+        return g * (cdf + v * pdf);
     }
 
     /* gelu tanh: 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3),
@@ -76,22 +145,37 @@ cdef extern from *:
         double u2 = 2.0 * RK_SQRT_2_OVER_PI * (v + RK_GELU_TANH_C * (v * v * v));
         return v * rk_sigmoid(u2);
     }
+
+    /* d/dx x sigmoid(2u) = s + x (2u)' s (1 - s); beyond |x| = 1e30 (where x^3 would
+     * overflow and give inf * 0) the derivative is 1 for x > 0 and 0 for x < 0. */
+    RK_INLINE double rk_gelu_tanh_grad_one(double g, double v)
+    {
+        double u2 = 2.0 * RK_SQRT_2_OVER_PI * (v + RK_GELU_TANH_C * (v * v * v));
+        double du2 = 2.0 * RK_SQRT_2_OVER_PI * (1.0 + 3.0 * RK_GELU_TANH_C * (v * v));
+        double s = rk_sigmoid(u2), t = rk_sigmoid(-u2);
+        double main = g * (s + (v * du2) * (s * t));
+        double far = v > 0 ? g : 0.0;
+        return RK_FABS(v) >= 1e30 ? far : main;       /* NaN takes main, stays NaN */
+    }
     """
-    const double SQRT1_2 "RK_SQRT1_2"
-    const double INV_SQRT_2PI "RK_INV_SQRT_2PI"
-    const double SQRT_2_OVER_PI "RK_SQRT_2_OVER_PI"
-    const double GELU_TANH_C "RK_GELU_TANH_C"
     double elu_one "rk_elu_one"(double v, double negcoef, double poscoef, double divisor) nogil
+    double elu_grad_one "rk_elu_grad_one"(double g, double out, double neghi, double neglo,
+                                           double poscoef, double divisor) nogil
     double softplus_one "rk_softplus_one"(double v, double beta, double threshold) nogil
+    double softplus_grad_one "rk_softplus_grad_one"(double g, double out, double beta,
+                                                     double threshold) nogil
     double silu_one "rk_silu_one"(double v) nogil
+    double silu_grad_one "rk_silu_grad_one"(double g, double v) nogil
     double gelu_exact_one "rk_gelu_exact_one"(double v) nogil
+    double gelu_exact_precise "rk_gelu_exact_precise"(double v) nogil
+    double gelu_grad_one "rk_gelu_grad_one"(double g, double v) nogil
     double gelu_tanh_one "rk_gelu_tanh_one"(double v) nogil
+    double gelu_tanh_grad_one "rk_gelu_tanh_grad_one"(double g, double v) nogil
 
 
 # ---- elu family: y = poscoef * x where x > 0, else negcoef * expm1(x / divisor) ----
-# elu: (alpha, 1, 1); selu: (alpha * scale, scale, 1); celu: (alpha, 1, alpha).
-
-
+# params: (negcoef, poscoef, divisor, negcoef_lo). elu: (alpha, 1, 1, 0); selu:
+# (alpha * scale, scale, 1, its rounding error); celu: (alpha, 1, alpha, 0).
 cdef void elu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                      real* y, uint8_t* mask_out, Py_ssize_t n,
                      const double* params) noexcept nogil:
@@ -101,24 +185,18 @@ cdef void elu_kernel(const real* a, const real* b, const real* c, const uint8_t*
         y[i] = <real>elu_one(a[i], negcoef, poscoef, divisor)
 
 
-# Backward from the output y (a = grad, b = y): poscoef where y > 0; where y <= 0,
-# d/dx negcoef * expm1(x / d) = negcoef * exp(x / d) / d = (y + negcoef) / d. Needs
-# negcoef >= 0 (checked by the entry points): then y <= 0 exactly where x <= 0.
+# Backward from the output y (a = grad, b = y); needs negcoef >= 0 (checked by the entry
+# points): then y <= 0 exactly where x <= 0.
 cdef void elu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                           real* y, uint8_t* mask_out, Py_ssize_t n,
                           const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double negcoef = params[0], poscoef = params[1], divisor = params[2]
-    cdef double g, out
+    cdef double neghi = params[0], poscoef = params[1], divisor = params[2], neglo = params[3]
     for i in range(n):
-        g = a[i]
-        out = b[i]
-        y[i] = <real>(g * ((out + negcoef) / divisor) if out <= 0 else g * poscoef)
+        y[i] = <real>elu_grad_one(a[i], b[i], neghi, neglo, poscoef, divisor)
 
 
 # ---- softplus: log(1 + exp(beta x)) / beta, and x where beta * x > threshold ----
-
-
 cdef void softplus_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                           real* y, uint8_t* mask_out, Py_ssize_t n,
                           const double* params) noexcept nogil:
@@ -128,24 +206,16 @@ cdef void softplus_kernel(const real* a, const real* b, const real* c, const uin
         y[i] = <real>softplus_one(a[i], beta, threshold)
 
 
-# Backward from the output: exp(beta y) = 1 + exp(beta x), so sigmoid(beta x) =
-# 1 - exp(-beta y) = -expm1(-beta y) (accurate for y -> 0, where it is ~beta y). Where
-# beta * y > threshold the forward was the identity: the gradient passes unchanged.
 cdef void softplus_grad_kernel(const real* a, const real* b, const real* c,
                                const uint8_t* mask_in, real* y, uint8_t* mask_out,
                                Py_ssize_t n, const double* params) noexcept nogil:
     cdef Py_ssize_t i
     cdef double beta = params[0], threshold = params[1]
-    cdef double g, z
     for i in range(n):
-        g = a[i]
-        z = beta * <double>b[i]
-        y[i] = <real>(g if z > threshold else g * -rk_expm1(-z))
+        y[i] = <real>softplus_grad_one(a[i], b[i], beta, threshold)
 
 
 # ---- silu: x * sigmoid(x) ----
-
-
 cdef void silu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                       real* y, uint8_t* mask_out, Py_ssize_t n,
                       const double* params) noexcept nogil:
@@ -154,57 +224,37 @@ cdef void silu_kernel(const real* a, const real* b, const real* c, const uint8_t
         y[i] = <real>silu_one(a[i])
 
 
-# d/dx x sigmoid(x) = s (1 + x (1 - s)), with 1 - s = sigmoid(-x) computed directly (no
-# cancellation for x > 0).
 cdef void silu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                            real* y, uint8_t* mask_out, Py_ssize_t n,
                            const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double v, s, t
     for i in range(n):
-        v = b[i]
-        s = rk_sigmoid(v)
-        t = rk_sigmoid(-v)
-        y[i] = <real>(a[i] * (s + (v * s) * t))
+        y[i] = <real>silu_grad_one(a[i], b[i])
 
 
-# ---- gelu ----
-
-
+# ---- gelu: params[0] = 0 exact (erfc), 1 tanh approximation ----
 cdef void gelu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                       real* y, uint8_t* mask_out, Py_ssize_t n,
                       const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    if params[0] == 0:
+    if params[0] != 0:
+        for i in range(n):
+            y[i] = <real>gelu_tanh_one(a[i])
+    elif real is float:
         for i in range(n):
             y[i] = <real>gelu_exact_one(a[i])
     else:
         for i in range(n):
-            y[i] = <real>gelu_tanh_one(a[i])
+            y[i] = gelu_exact_precise(a[i])
 
 
-# exact: Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); x^2 is split into an exact
-# high part and its FMA-recovered rounding error so exp(-x^2/2) keeps full accuracy for
-# |x| up to ~38 (where the rounding error of x^2 alone would cost hundreds of ulp).
-# tanh: d/dx x sigmoid(2u) = s + x * 2 u' s (1 - s), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
 cdef void gelu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                            real* y, uint8_t* mask_out, Py_ssize_t n,
                            const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double v, h, lo, pdf, cdf, s, t, u2, du2
     if params[0] == 0:
         for i in range(n):
-            v = b[i]
-            h = v * v
-            lo = fma(v, v, -h)
-            pdf = INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo)
-            cdf = 0.5 * rk_erfc(-v * SQRT1_2)
-            y[i] = <real>(a[i] * (cdf + v * pdf))
+            y[i] = <real>gelu_grad_one(a[i], b[i])
     else:
         for i in range(n):
-            v = b[i]
-            u2 = 2.0 * SQRT_2_OVER_PI * (v + GELU_TANH_C * (v * v * v))
-            du2 = 2.0 * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * (v * v))
-            s = rk_sigmoid(u2)
-            t = rk_sigmoid(-u2)
-            y[i] = <real>(a[i] * (s + (v * du2) * (s * t)))
+            y[i] = <real>gelu_tanh_grad_one(a[i], b[i])

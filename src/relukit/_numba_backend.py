@@ -238,15 +238,22 @@ def shift_select_acc(g, x, acc, y, bias):
 # be scalar libm calls) ----
 
 _SQRT1_2 = 0.70710678118654752440
+_SQRT1_2_LO = -4.833646656726457e-17
 _INV_SQRT_2PI = 0.39894228040143267794
+_TWO_OVER_SQRTPI = 1.1283791670955126
 _SQRT_2_OVER_PI = 0.79788456080286535588
 _GELU_TANH_C = 0.044715
+_DBL_MAX = 1.7976931348623157e308
+
+# Per-element functions: the same formulas, guards and comments as the C ones in
+# kernels/smooth.pxi (rk_*_one there).
 
 
 @_elementwise
 def _softplus_one(v, beta, threshold):
     z = beta * v
-    zlo = rk_fma(beta, v, -z)          # the rounding error of z, as in the Cython kernel
+    zlo = rk_fma(beta, v, -z)
+    zlo = rk_select(abs(z) <= _DBL_MAX, zlo, 0.0)
     sp = rk_select(z > 0, z, 0.0) + rk_log1p(rk_exp(-abs(z)))
     sp = sp + rk_sigmoid(z) * zlo
     return rk_select(z > threshold, v, sp / beta)
@@ -258,19 +265,63 @@ def _silu_one(v):
     return rk_select(v < -708.0, (v * e) * e, v * rk_sigmoid(v))
 
 
+@_elementwise
+def _silu_grad_one(g, v):
+    s = rk_sigmoid(v)
+    t = rk_sigmoid(-v)
+    e = rk_exp(0.5 * v)
+    tail = ((g * (1.0 + v * t)) * e) * e
+    tail = rk_select(v < -1500.0, g * -0.0, tail)
+    return rk_select(v < -708.0, tail, g * (s + (v * s) * t))
+
+
+@_elementwise
+def _gelu_exact_precise(v):
+    t = -v * _SQRT1_2
+    tlo = rk_fma(-v, _SQRT1_2, -t) + (-v) * _SQRT1_2_LO
+    h = t * t
+    hl = rk_fma(t, t, -h)
+    finite = abs(h) <= _DBL_MAX
+    tlo = rk_select(finite, tlo, 0.0)
+    hl = rk_select(finite, hl, 0.0)
+    dens = _TWO_OVER_SQRTPI * rk_exp(-h) * (1.0 - hl)
+    return (0.5 * v) * (rk_erfc(t) - dens * tlo)
+
+
+@_elementwise
+def _gelu_grad_one(g, v):
+    h = v * v
+    lo = rk_fma(v, v, -h)
+    lo = rk_select(abs(h) <= _DBL_MAX, lo, 0.0)
+    pdf = _INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo)
+    cdf = 0.5 * rk_erfc(-v * _SQRT1_2)
+    return g * (cdf + v * pdf)
+
+
+@_elementwise
+def _gelu_tanh_grad_one(g, v):
+    u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
+    du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
+    s = rk_sigmoid(u2)
+    t = rk_sigmoid(-u2)
+    main = g * (s + (v * du2) * (s * t))
+    far = rk_select(v > 0, g, 0.0)
+    return rk_select(abs(v) >= 1e30, far, main)
+
+
 @_parallel_jit
-def elu(x, y, negcoef, poscoef, divisor):
+def elu(x, y, negcoef, poscoef, divisor, neglo):
     for i in prange(x.size):
         v = np.float64(x[i])
         y[i] = rk_select(v <= 0, negcoef * rk_expm1(v / divisor), poscoef * v)
 
 
 @_parallel_jit
-def elu_grad(g, out, y, negcoef, poscoef, divisor):
+def elu_grad(g, out, y, neghi, poscoef, divisor, neglo):
     for i in prange(g.size):
         o = np.float64(out[i])
         gi = np.float64(g[i])
-        y[i] = rk_select(o <= 0, gi * ((o + negcoef) / divisor), gi * poscoef)
+        y[i] = rk_select(o <= 0, gi * (((o + neghi) + neglo) / divisor), gi * poscoef)
 
 
 @_parallel_jit
@@ -296,17 +347,21 @@ def silu(x, y):
 @_parallel_jit
 def silu_grad(g, x, y):
     for i in prange(g.size):
-        v = np.float64(x[i])
-        s = rk_sigmoid(v)
-        t = rk_sigmoid(-v)
-        y[i] = np.float64(g[i]) * (s + (v * s) * t)
+        y[i] = _silu_grad_one(np.float64(g[i]), np.float64(x[i]))
 
 
 @_parallel_jit
 def gelu(x, y):
+    # float32: evaluated in double, the plain form is far below a float32 ulp
     for i in prange(x.size):
         v = np.float64(x[i])
         y[i] = (0.5 * v) * rk_erfc(-v * _SQRT1_2)
+
+
+@_parallel_jit
+def gelu_precise(x, y):
+    for i in prange(x.size):
+        y[i] = _gelu_exact_precise(x[i])
 
 
 @_parallel_jit
@@ -320,23 +375,13 @@ def gelu_tanh(x, y):
 @_parallel_jit
 def gelu_grad(g, x, y):
     for i in prange(g.size):
-        v = np.float64(x[i])
-        h = v * v
-        lo = rk_fma(v, v, -h)
-        pdf = _INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo)
-        cdf = 0.5 * rk_erfc(-v * _SQRT1_2)
-        y[i] = np.float64(g[i]) * (cdf + v * pdf)
+        y[i] = _gelu_grad_one(np.float64(g[i]), np.float64(x[i]))
 
 
 @_parallel_jit
 def gelu_tanh_grad(g, x, y):
     for i in prange(g.size):
-        v = np.float64(x[i])
-        u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
-        du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
-        s = rk_sigmoid(u2)
-        t = rk_sigmoid(-u2)
-        y[i] = np.float64(g[i]) * (s + (v * du2) * (s * t))
+        y[i] = _gelu_tanh_grad_one(np.float64(g[i]), np.float64(x[i]))
 
 
 def _threads(requested):
@@ -367,7 +412,9 @@ _RUNNERS = {
     "softplus_grad": lambda a, b, c, mi, y, mo, p: softplus_grad(a, b, y, *p),
     "silu": lambda a, b, c, mi, y, mo, p: silu(a, y),
     "silu_grad": lambda a, b, c, mi, y, mo, p: silu_grad(a, b, y),
-    "gelu": lambda a, b, c, mi, y, mo, p: gelu(a, y) if p[0] == 0 else gelu_tanh(a, y),
+    "gelu": lambda a, b, c, mi, y, mo, p: (gelu_tanh(a, y) if p[0] != 0 else
+                                           gelu_precise(a, y) if a.dtype == np.float64 else
+                                           gelu(a, y)),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (gelu_grad(a, b, y) if p[0] == 0
                                                 else gelu_tanh_grad(a, b, y)),
 }

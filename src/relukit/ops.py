@@ -128,7 +128,9 @@ def _document_smooth(op, needs):
     Notes
     -----
     Accuracy: within {op.max_ulp} ulp of the correctly rounded result over the whole finite
-    range, in every backend (measured in the tests against mpmath). NaN propagates.
+    range, in every backend, measured in the tests against mpmath (float64 exceptions for
+    gelu and the silu/gelu gradients are listed with their figures in the README). NaN
+    propagates.
     Equivalent NumPy: ``{op.numpy_text}``.
     """
     op.backward.__doc__ = f"""{_signature(op, f"{op.backward.__name__}(grad, {saved}", ", out=None)")}

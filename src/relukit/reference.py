@@ -74,8 +74,9 @@ def relu6_backward(grad, mask, out=None):
 
 def _quiet():
     # The compiled kernels never raise floating-point warnings; the reference matches them
-    # (a signalling NaN or a slope > 1 overflowing to inf is not an error here).
-    return np.errstate(invalid="ignore", over="ignore")
+    # (a signalling NaN, a slope > 1 overflowing to inf or an exp underflowing to a
+    # subnormal is not an error here).
+    return np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore")
 
 
 def _float_only(name, x):
@@ -254,22 +255,48 @@ def brelu_backward(grad, x, biases):
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+# alpha * scale is not a double: hi + lo (mpmath); the gradient needs lo where y -> -hi
+SELU_NEG_HI = 1.7580993408473768
+SELU_NEG_LO = 1.41535193800845e-17
 
 _erfc = np.frompyfunc(math.erfc, 1, 1)     # NumPy has no erfc; libm's is < 1 ulp
+_SQRT1_2 = 0.7071067811865476
+_SQRT1_2_LO = -4.833646656726457e-17       # 1/sqrt 2 - _SQRT1_2
+_TWO_OVER_SQRTPI = 1.1283791670955126
+
+
+def _erfc_array(t):
+    return np.asarray(_erfc(t), dtype=np.float64)   # (a 0-d input gives a Python float)
 
 
 def _wide(name, x):
     x = np.asarray(x)
     _float_only(name, x)
-    return x, x.astype(np.float64)
+    with _quiet():                   # a signalling NaN is quieted by the cast, silently
+        return x, x.astype(np.float64)
 
 
 def _finish(x, value, out):
-    value = np.asarray(value).astype(x.dtype)
+    with _quiet():                   # a result beyond the dtype's range rounds to inf
+        value = np.asarray(value).astype(x.dtype)
     if out is None:
         return value
     np.copyto(out, value)
     return out
+
+
+def _two_prod(a, b):
+    """a * b as p + err with err the exact rounding error (Dekker's product: NumPy has no
+    FMA); err is 0 where the product or the splitting would overflow."""
+    def split(v):
+        c = 134217729.0 * v          # 2^27 + 1
+        hi = c - (c - v)
+        return hi, v - hi
+    p = a * b
+    ah, al = split(a)
+    bh, bl = split(b)
+    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, np.where(np.isfinite(err) & (np.abs(p) < 1e300), err, 0.0)
 
 
 def _elu_like(name, x, negcoef, poscoef, divisor, out):
@@ -279,11 +306,12 @@ def _elu_like(name, x, negcoef, poscoef, divisor, out):
     return _finish(x, value, out)
 
 
-def _elu_like_backward(name, grad, y, negcoef, poscoef, divisor, out):
+def _elu_like_backward(name, grad, y, negcoef, poscoef, divisor, out, neglo=0.0):
     grad, g = _wide(name, grad)
-    yd = np.asarray(y, dtype=np.float64)
     with _quiet():
-        value = np.where(yd <= 0, g * ((yd + negcoef) / divisor), g * poscoef)
+        yd = np.asarray(y).astype(np.float64)
+        # y + negcoef is exact near y = -negcoef (Sterbenz), so a lo part survives
+        value = np.where(yd <= 0, g * (((yd + negcoef) + neglo) / divisor), g * poscoef)
     return _finish(grad, value, out)
 
 
@@ -306,12 +334,13 @@ def elu_backward(grad, y, alpha=1.0, out=None):
 
 def selu(x, out=None):
     """scale * elu(x, alpha) with SELU's constants (Klambauer et al., 2017)."""
-    return _elu_like("selu", x, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, out)
+    return _elu_like("selu", x, SELU_NEG_HI, SELU_SCALE, 1.0, out)
 
 
 def selu_backward(grad, y, out=None):
     """grad * scale where y > 0, else grad * (y + alpha * scale)."""
-    return _elu_like_backward("selu_backward", grad, y, SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0, out)
+    return _elu_like_backward("selu_backward", grad, y, SELU_NEG_HI, SELU_SCALE, 1.0, out,
+                              SELU_NEG_LO)
 
 
 def celu(x, alpha=1.0, out=None):
@@ -336,9 +365,10 @@ def softplus(x, beta=1.0, threshold=20.0, out=None):
         raise ValueError("softplus: beta must not be 0 (softplus divides by beta)")
     x, xd = _wide("softplus", x)
     with _quiet():
-        z = beta * xd
-        value = np.where(z > threshold, xd,
-                         (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta)
+        z, zlo = _two_prod(np.float64(beta), xd)      # the rounding error of beta * x ...
+        sp = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+        sp = sp + _sigmoid(z) * zlo                     # ... applied to first order
+        value = np.where(z > threshold, xd, sp / beta)
     return _finish(x, value, out)
 
 
@@ -348,7 +378,7 @@ def softplus_backward(grad, y, beta=1.0, threshold=20.0, out=None):
         raise ValueError("softplus_backward: beta must not be 0 (softplus divides by beta)")
     grad, g = _wide("softplus_backward", grad)
     with _quiet():
-        z = beta * np.asarray(y, dtype=np.float64)
+        z = beta * np.asarray(y).astype(np.float64)
         value = np.where(z > threshold, g, g * -np.expm1(-z))
     return _finish(grad, value, out)
 
@@ -371,10 +401,12 @@ def silu(x, out=None):
 def silu_backward(grad, x, out=None):
     """grad * s * (1 + x * (1 - s)), s = sigmoid(x), 1 - s = sigmoid(-x)."""
     grad, g = _wide("silu_backward", grad)
-    xd = np.asarray(x, dtype=np.float64)
     with _quiet():
+        xd = np.asarray(x).astype(np.float64)
         s, t = _sigmoid(xd), _sigmoid(-xd)
-        value = g * (s + (xd * s) * t)
+        e = np.exp(0.5 * xd)         # below -708, e * e keeps a subnormal result to one rounding
+        tail = np.where(xd < -1500, g * -0.0, ((g * (1 + xd * t)) * e) * e)   # no -inf * 0
+        value = np.where(xd < -708, tail, g * (s + (xd * s) * t))
     return _finish(grad, value, out)
 
 
@@ -391,7 +423,13 @@ def gelu(x, approximate="none", out=None):
     x, xd = _wide("gelu", x)
     with _quiet():
         if approximate == "none":
-            value = (0.5 * xd) * _erfc(-xd * math.sqrt(0.5)).astype(np.float64)
+            # t = -x/sqrt 2 carried as t + tlo (1/sqrt 2 itself as hi + lo), erfc corrected
+            # to first order: its sensitivity to t grows like 2t^2 in the tail
+            t, tlo = _two_prod(-xd, np.float64(_SQRT1_2))
+            tlo = np.where(np.isfinite(t), tlo + (-xd) * _SQRT1_2_LO, 0.0)
+            h, hl = _two_prod(t, t)
+            dens = _TWO_OVER_SQRTPI * np.exp(-h) * (1 - hl)
+            value = (0.5 * xd) * (_erfc_array(t) - dens * tlo)
         else:
             u2 = 2 * math.sqrt(2 / math.pi) * (xd + 0.044715 * xd ** 3)
             value = xd * _sigmoid(u2)
@@ -402,16 +440,18 @@ def gelu_backward(grad, x, approximate="none", out=None):
     """Phi(x) + x phi(x) (exact) or the derivative of x * sigmoid(2u) (tanh)."""
     _gelu_mode("gelu_backward", approximate)
     grad, g = _wide("gelu_backward", grad)
-    xd = np.asarray(x, dtype=np.float64)
     with _quiet():
+        xd = np.asarray(x).astype(np.float64)
         if approximate == "none":
-            pdf = np.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)
-            cdf = 0.5 * _erfc(-xd * math.sqrt(0.5)).astype(np.float64)
+            h, lo = _two_prod(xd, xd)           # x^2 exactly: exp(-x^2/2) keeps its accuracy
+            pdf = np.exp(-0.5 * h) * (1 - 0.5 * lo) / math.sqrt(2 * math.pi)
+            cdf = 0.5 * _erfc_array(-xd * _SQRT1_2)
             value = g * (cdf + xd * pdf)
         else:
             c = math.sqrt(2 / math.pi)
             u2 = 2 * c * (xd + 0.044715 * xd ** 3)
             du2 = 2 * c * (1 + 3 * 0.044715 * xd * xd)
             s, t = _sigmoid(u2), _sigmoid(-u2)
-            value = g * (s + (xd * du2) * (s * t))
+            value = np.where(np.abs(xd) >= 1e30, np.where(xd > 0, g, 0.0),  # x^3: inf * 0
+                             g * (s + (xd * du2) * (s * t)))
     return _finish(grad, value, out)

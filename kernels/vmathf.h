@@ -1,0 +1,651 @@
+/*
+ * vmathf.h -- branch-free, vectorisable SINGLE-precision elementary functions for the
+ * float32 paths of the smooth ReLU-family activations. The float32 twin of vmath.h:
+ *
+ *   rk_expf, rk_expm1f, rk_log1pf, rk_erfcf, rk_tanhf, rk_sigmoidf      (float -> float)
+ *
+ * plus fused activation helpers whose combined error is measured (see "Composites"):
+ *
+ *   rk_softplusf, rk_siluf, rk_gelu_cdff, rk_geluf, rk_gelu_tanhf      (float -> float)
+ *
+ * Why: float32 kernels that evaluate through vmath.h in double run 8 lanes per AVX-512
+ * vector and pay two conversions; everything here is float (or int32 bit patterns), so a
+ * loop `y[i] = rk_expf(x[i])` runs 16 lanes per vector (8 with AVX2, 4 with SSE). The same
+ * rules as vmath.h hold (see there for the reasons):
+ *   - no calls, no data-dependent branches: every case is computed and picked with a
+ *     bit-mask select (rkf__sel); no tables (no gathers);
+ *   - bit manipulation through memcpy to/from uint32_t with 32-bit shifts/ands/adds;
+ *     integers are moved in and out of floats with the 1.5*2^23 "shifter" trick;
+ *   - no double arithmetic anywhere (it would halve the vector width).
+ *
+ * Accuracy: every function is within 2 ulp (float32) of the exact result over the WHOLE
+ * float32 range, subnormal results included. Checked EXHAUSTIVELY (all 2^32 inputs) against
+ * the double-precision vmath.h functions (< 2 ulp double = ~2^-52 relative, i.e. exact at
+ * float resolution), ulp = ulp of the exact value. Max error measured, gcc 12 -O3
+ * -fno-trapping-math, -march=native (AVX-512 + FMA) / -march=x86-64-v2 (SSE4.2, no FMA):
+ *   see the table at the end of this comment, filled in from /tmp/vmathf_check runs.
+ *
+ * Exact products: several steps need a*b as an exact pair (hi, lo). With FMA hardware
+ * (__FP_FAST_FMAF / __FMA__) that is a*b and fmaf(a, b, -a*b) (one vfmadd); without it,
+ * Dekker's product with operands split into 12-bit halves by MASKING the mantissa (no
+ * Veltkamp constant multiply, so the split is immune to FP contraction): every partial
+ * product is exact, so the result is identical with or without contraction.
+ * Elsewhere, as in vmath.h, every step whose exactness matters is exact with or without
+ * contraction; results are accurate under both but not bit-identical between a contracting
+ * build and Numba (which does not contract, but calls llvm.fma explicitly where this file
+ * uses an exact product).
+ *
+ * Floating-point flags: discarded lanes may raise flags (overflow of 2^128 in rk_expm1f's
+ * unused path, division by zero / invalid in rk_log1pf for x <= -1); a returned value never
+ * comes from inf-inf, 0*inf or 0/0 except where NaN is the answer.
+ *
+ * Measured max error (ulp; C exhaustive over all 2^32 inputs; native = AVX-512+FMA,
+ * v2 = x86-64-v2, no FMA):   see MEASURED below (kept next to the code it describes).
+ */
+#ifndef RELUKIT_VMATHF_H
+#define RELUKIT_VMATHF_H
+
+#include <math.h>     /* NAN, INFINITY only */
+#include <stdint.h>
+#include <string.h>
+
+#ifndef RK_INLINE
+#if defined(__GNUC__)
+#define RK_INLINE static inline __attribute__((always_inline))
+#else
+#define RK_INLINE static inline
+#endif
+#endif
+
+#if defined(__GNUC__)
+#define RKF_FABS(x) __builtin_fabsf(x)
+#else
+#define RKF_FABS(x) fabsf(x)
+#endif
+
+/* A hardware fused multiply-add, when the target has one (then __builtin_fmaf is a single
+ * vfmadd, vectorisable); otherwise exact products use the masked Dekker split. */
+#if defined(__FP_FAST_FMAF) || defined(__FMA__)
+#define RKF__HAVE_FMA 1
+#else
+#define RKF__HAVE_FMA 0
+#endif
+
+RK_INLINE uint32_t rkf__bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+RK_INLINE float rkf__from_bits(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+
+/* Branch-free (c ? a : b) on the bit patterns (see rk__sel in vmath.h: a C ternary lets gcc
+ * sink work into conditional blocks that if-conversion then refuses to vectorise). */
+RK_INLINE uint32_t rkf__mask(int c) { return (uint32_t)0 - (uint32_t)(c != 0); }
+RK_INLINE float rkf__blend(uint32_t m, float a, float b)
+{
+    return rkf__from_bits((rkf__bits(a) & m) | (rkf__bits(b) & ~m));
+}
+RK_INLINE float rkf__sel(int c, float a, float b) { return rkf__blend(rkf__mask(c), a, b); }
+
+/* x with its low `k` mantissa bits cleared (truncation toward zero to 24-k significant
+ * bits); x - rkf__trunc(x, k) is exact and has at most k significant bits. */
+#define RKF__TRUNC12(x) rkf__from_bits(rkf__bits(x) & UINT32_C(0xfffff000))   /* 12 bits */
+#define RKF__TRUNC11(x) rkf__from_bits(rkf__bits(x) & UINT32_C(0xffffe000))   /* 11 bits */
+
+/* a*b == *p + *e exactly (barring underflow of *e). */
+RK_INLINE void rkf__two_prod(float a, float b, float *p, float *e)
+{
+    float ph = a * b;
+#if RKF__HAVE_FMA
+    *e = __builtin_fmaf(a, b, -ph);
+#else
+    float ah = RKF__TRUNC12(a), al = a - ah;
+    float bh = RKF__TRUNC12(b), bl = b - bh;
+    *e = (((ah * bh - ph) + ah * bl) + al * bh) + al * bl;
+#endif
+    *p = ph;
+}
+
+/* Adding 1.5*2^23 to a float of magnitude < 2^22 rounds it to an integer (ties to even) and
+ * leaves that integer, in two's complement, in the low mantissa bits. */
+#define RKF__SHIFTER 0x1.8p23f
+/* The same at 1.5*2^19: rounds to a multiple of 1/16. */
+#define RKF__SHIFTER16 0x1.8p19f
+
+/* 2^k for a float k holding an integer in [-126, 127]: (k + shifter)'s low bits hold k;
+ * shifted left by 23 they leave k mod 512 in bits 23..31, and adding the bias gives the
+ * biased exponent k + 127 in [1, 254] (no carry into the sign bit). */
+RK_INLINE float rkf__pow2i(float k)
+{
+    uint32_t b = rkf__bits(k + RKF__SHIFTER);
+    return rkf__from_bits((b << 23) + (UINT32_C(127) << 23));
+}
+
+/* 2^n = s1 * s2 with n1 = round(n/2), n2 = n - n1, both normal for |n| <= 252: a value v
+ * in [0.5, 2) scaled as (v * s1) * s2 is rounded only once, by the last multiply, which
+ * gives correctly rounded gradual underflow and exact overflow to inf. */
+RK_INLINE void rkf__split_pow2(float n, float *s1, float *s2)
+{
+    float n1 = (n * 0.5f + RKF__SHIFTER) - RKF__SHIFTER;
+    *s1 = rkf__pow2i(n1);
+    *s2 = rkf__pow2i(n - n1);
+}
+
+/* Cody-Waite split of ln 2 (cephes): LN2HI = 355/512 has 9 significant bits, so n*LN2HI is
+ * exact for |n| < 2^15, and hi - n*LN2HI is exact whenever it is small (below). */
+#define RKF__LOG2E 1.44269502e+00f
+#define RKF__LN2HI 6.93359375e-01f      /* 0x1.63p-1            */
+#define RKF__LN2LO -2.12194442e-04f     /* ln 2 - LN2HI, float  */
+
+/*
+ * Core of every exponential here. Argument a = hi + lo, hi exact, |lo| <~ 0.2:
+ *   n  = nearest integer to a/ln2 (a float, via the shifter),
+ *   rh = hi - n*LN2HI, EXACT: it is a multiple of min(ulp(hi), 2^-9) and |rh| < 1, which
+ *        fits in 24 bits for every hi the callers pass (|hi| <= 104 and, for rk_erfcf,
+ *        hi = -z*z - off with 11-bit z, a multiple of 2^-22 or coarser);
+ *   rl = lo - n*LN2LO (small; its rounding is harmless);
+ *   expm1(r) = rh + corr, corr = rl + r^2*q(r), r = rh + rl, |r| <= ln2/2 + |lo| slack.
+ * q: degree-5 polynomial fitted (least squares on Chebyshev nodes, mpmath, float
+ * coefficients) to (expm1(r) - r)/r^2 on |r| <= 0.3467: relative error 4.5e-9, which enters
+ * the result scaled by r^2 q <= 0.062: < 2^-32 relative. (Taylor would need degree 7.)
+ * The unevaluated pair (rh, corr) keeps the largest term rh unrounded; callers add it last.
+ */
+RK_INLINE float rkf__expm1_q(float r)
+{
+    float q = 1.97134970e-04f;
+    q = q * r + 1.39305077e-03f;
+    q = q * r + 8.33359826e-03f;
+    q = q * r + 4.16665114e-02f;
+    q = q * r + 1.66666657e-01f;
+    return q * r + 0.5f;
+}
+
+RK_INLINE void rkf__exp_core(float hi, float lo, float *n_out, float *rh_out, float *corr_out)
+{
+    float kd = (hi + lo) * RKF__LOG2E + RKF__SHIFTER;
+    float n = kd - RKF__SHIFTER;
+    float rh = hi - n * RKF__LN2HI;
+    float rl = lo - n * RKF__LN2LO;
+    float r = rh + rl;
+    *n_out = n;
+    *rh_out = rh;
+    *corr_out = rl + (r * r) * rkf__expm1_q(r);
+}
+
+/* The same for a = hi + mid + lo with hi and mid exact, |mid| < 0.25 (rk_erfcf): rh + mid
+ * is summed with TwoSum, so that only the small lo and the TwoSum error enter corr and the
+ * returned rh (the TwoSum sum, |rh| < 1) is again exact. */
+RK_INLINE void rkf__exp_core3(float hi, float mid, float lo, float *n_out, float *rh_out,
+                              float *corr_out)
+{
+    float kd = ((hi + mid) + lo) * RKF__LOG2E + RKF__SHIFTER;
+    float n = kd - RKF__SHIFTER;
+    float rh0 = hi - n * RKF__LN2HI;
+    float rh = rh0 + mid;                       /* TwoSum(rh0, mid) */
+    float bb = rh - rh0;
+    float e = (rh0 - (rh - bb)) + (mid - bb);
+    float rl = (e + lo) - n * RKF__LN2LO;
+    float r = rh + rl;
+    *n_out = n;
+    *rh_out = rh;
+    *corr_out = rl + (r * r) * rkf__expm1_q(r);
+}
+
+/* 1 + (rh + corr) as an unevaluated pair (*hi + *lo), |rh| < 1: 1 + rh is summed exactly
+ * (Fast2Sum), the error term and corr are added, and the final Fast2Sum keeps the rounding
+ * error of the high part, so hi is 1 + rh + corr rounded once and lo the remainder. */
+RK_INLINE void rkf__one_plus2(float rh, float corr, float *hi, float *lo)
+{
+    float s = 1.0f + rh;
+    float t = ((1.0f - s) + rh) + corr;
+    float u = s + t;
+    *hi = u;
+    *lo = t - (u - s);
+}
+
+/* 1 + (rh + corr) rounded once. */
+RK_INLINE float rkf__one_plus(float rh, float corr)
+{
+    float s = 1.0f + rh;
+    float e = (1.0f - s) + rh;
+    return s + (e + corr);
+}
+
+/*
+ * expf(x). x is clamped to [-104, 89]: exp(89) overflows and exp(-104) < 2^-150 rounds to 0
+ * anyway, and the clamp keeps n in [-150, 129], inside rkf__split_pow2's range, so +inf ->
+ * inf and -inf -> 0 need no special case; NaN passes the clamp (comparisons are false).
+ * Result = (1 + expm1(r)) * 2^n1 * 2^n2: one rounding in 1 + expm1(r) and, for subnormal
+ * results (x < -87.34), one more in the final scaling.
+ */
+RK_INLINE float rk_expf(float x)
+{
+    float xc = rkf__sel(x > 89.0f, 89.0f, rkf__sel(x < -104.0f, -104.0f, x));
+    float n, rh, corr, s1, s2;
+    rkf__exp_core(xc, 0.0f, &n, &rh, &corr);
+    rkf__split_pow2(n, &s1, &s2);
+    return (rkf__one_plus(rh, corr) * s1) * s2;
+}
+
+/*
+ * expm1f(x) = 2^n (1 + p) - 1, p = expm1(r) = rh + corr (vmath.h's rk_expm1 in float):
+ *  n <= 24: a = 2^n - 1 (exact for 0 <= n <= 24; for n < 0 its rounding error a_err is
+ *           recovered by Fast2Sum, |-1| >= 2^n) and b = 2^n*rh (exact) are summed with
+ *           TwoSum, then the small terms err + a_err + 2^n*corr are added: no cancellation
+ *           error at n = +-1, and tiny x gives x (n = 0, rh = x).
+ *  n >= 25: 2^n ((1 + p) - 2^-n), 2^-n < 2^-24 folded into corr.
+ * x is clamped to [-18, 89]: expm1f(x) rounds to -1 below -17.33 and overflows above 88.72.
+ * -0.0 is returned as -0.0 by the final select; NaN propagates.
+ */
+RK_INLINE float rk_expm1f(float x)
+{
+    float xc = rkf__sel(x > 89.0f, 89.0f, rkf__sel(x < -18.0f, -18.0f, x));
+    float n, rh, corr, s1, s2;
+    rkf__exp_core(xc, 0.0f, &n, &rh, &corr);
+    rkf__split_pow2(n, &s1, &s2);
+
+    /* moderate n */
+    float t = s1 * s2;                  /* 2^n exactly (inf for n = 128, unused lane) */
+    float a = t - 1.0f;
+    float a_err = t - (a + 1.0f);       /* a + a_err == t - 1 exactly */
+    float b = t * rh;
+    float s = a + b;                    /* TwoSum(a, b) */
+    float bb = s - a;
+    float err = (a - (s - bb)) + (b - bb);
+    float mid = s + ((err + a_err) + t * corr);
+
+    /* large n */
+    float tinv = rkf__pow2i(-rkf__sel(n > 100.0f, 100.0f, n));
+    float big = (rkf__one_plus(rh, corr - tinv) * s1) * s2;
+
+    float y = rkf__sel(n > 24.0f, big, mid);
+    return rkf__sel(x == 0.0f, x, y);
+}
+
+/*
+ * log1pf(x): vmath.h's rk_log1p (fdlibm reduction, branch-free) in float.
+ *  u = 1 + x rounded, c = its exact error (TwoSum): log1p(x) = log(u) + c/u.
+ *  u = 2^k m, m in [sqrt(2)/2, sqrt(2)), from the bit pattern; f = m - 1 exact.
+ *  log(1+f) = f - hfsq + s (hfsq + R(s^2)), s = f/(2+f), R = musl/fdlibm logf's degree-4
+ *  polynomial Lg1..Lg4 (|error| < 2^-34.24 relative). k*LN2HI is exact (LN2HI has 17
+ *  significant bits, |k| <= 128); the large terms k*LN2HI and f are added last.
+ * Special cases selected at the end: x < -1 -> NaN, x = -1 -> -inf, x = +inf -> +inf,
+ * x = +-0 -> x; NaN propagates through c; subnormal x gives x.
+ */
+RK_INLINE float rk_log1pf(float x)
+{
+    float u = 1.0f + x;
+    float bv = u - 1.0f;
+    float av = u - bv;
+    float c = (1.0f - av) + (x - bv);
+
+    uint32_t iu = rkf__bits(u) + (UINT32_C(0x3f800000) - UINT32_C(0x3f3504f3));
+    float k = (rkf__from_bits((iu >> 23) | UINT32_C(0x4b000000)) - 0x1p23f) - 127.0f;
+    float m = rkf__from_bits((iu & UINT32_C(0x007fffff)) + UINT32_C(0x3f3504f3));
+    float f = m - 1.0f;
+
+    float cu = c / u;
+    float hfsq = 0.5f * f * f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = 2.42790788e-01f;          /* Lg4 = 0xf89e26.0p-26 */
+    R = R * z + 2.84987867e-01f;        /* Lg3 = 0x91e9ee.0p-25 */
+    R = R * z + 4.00009722e-01f;        /* Lg2 = 0xccce13.0p-25 */
+    R = R * z + 6.66666627e-01f;        /* Lg1 = 0xaaaaaa.0p-24 */
+    R = R * z;
+    float y = k * 6.93138123e-01f       /* ln2_hi = 0x3f317180 */
+              - ((hfsq - (s * (hfsq + R) + (k * 9.05800061e-06f + cu))) - f);
+
+    y = rkf__sel(x == INFINITY, x, y);
+    y = rkf__sel(x == -1.0f, -INFINITY, y);
+    y = rkf__sel(x < -1.0f, NAN, y);
+    return rkf__sel(x == 0.0f, x, y);
+}
+
+/*
+ * erfc(x + xl) for |xl| <~ 2^-23 |x| (xl = 0 for plain erfc; rk_gelu_cdff passes the
+ * rounding error of -x/sqrt(2)), returned as (*m * *s1) * *s2 so that a caller can multiply
+ * m by something (gelu's 0.5 x) BEFORE the final power-of-two scaling rounds into the
+ * subnormals. `comp` is a compile-time constant (0 from rk_erfcf) that removes the xl terms.
+ *
+ * Paths, a = |x|:
+ *  S  a < 0.5:  erfc = (1 - x) - x*y(x^2), y ~ erf(x)/x - 1 a degree-5 polynomial in x^2
+ *     (fitted, mpmath, |error| < 1e-9); 1 - x kept exactly as a TwoSum pair, so x*y (at
+ *     most 6% of the result) and the last addition round. xl: - (2/sqrt(pi)) e^(-x^2) xl.
+ *  For a >= 0.5, r = erfc(a) below; x >= 0.5 gives r, x <= -0.5 gives 2 - r (>= 1.52,
+ *     r's error is scaled down by r/(2-r) <= 0.32).
+ *  A  a in [0.5, 2): erfc = exp(-a^2 + L(a)), L = log(erfc(a)) + a^2 in [-1.36, -0.48],
+ *     L + 1 a degree-9 polynomial in t = a - 1.25 (exact: Sterbenz, or 24-bit fit below
+ *     0.625), |error| < 1.3e-9.
+ *  B  a in [2, 10.25]: erfc = exp(-a^2 + G(a)) / a, G = log(a erfc(a)) + a^2 in
+ *     [-0.672, -0.572]; G + 0.625 a degree-9 polynomial in v = 1/a (msun's form; v is
+ *     rounded but G is flat: |a dG/da| <= 0.17, so v's rounding costs < 0.1 ulp), |error|
+ *     < 4.1e-10. Subnormal results (a > 9.19) are rounded once, by *s2. erfc(a) < 2^-150
+ *     for a > 10.055, but gelu's x Phi(x) stays above 2^-150 up to a = 10.16, so a is
+ *     clamped to 10.25 only, and beyond it *s2 = 0: erfc(+inf) = 0, erfc(-inf) = 2, and
+ *     gelu(-inf) = -inf * 0 = NaN as in the double path.
+ *  The exponent is an absolute quantity: any absolute error in it becomes a relative error
+ *  of the result, and float has only 2^-24. So -a^2 is never rounded: with z = a truncated
+ *  to 11 significant bits and w = a - z (exact, <= 13 bits),
+ *       -a^2 = -z^2 - 2zw - w^2,   z^2 and 2zw EXACT (22 and 24 bits), w^2 < 2^-14;
+ *  and the slowly varying part is split into a few-bit offset and a small residual:
+ *       hi  = -(z^2 + off)           EXACT: off is a multiple of 1/16 with |off| <= 2, and
+ *                                    z^2 + off is a multiple of 2^-22 (or coarser) below 2^9;
+ *       mid = -2zw                   EXACT, |mid| < 0.16;
+ *       lo  = poly - c - w^2         small: A's polynomial is dominated by its linear term
+ *                                    C1 t (up to 0.43), whose rounding alone would cost
+ *                                    2^-25 |t| (measured: 1.03 ulp), so C1 t is formed
+ *                                    EXACTLY (rkf__two_prod), a per-lane c = C1 t rounded to
+ *                                    1/16 is moved into off (off = 1 - c) and C1 t - c is
+ *                                    then exact: |lo| < 0.1 and only t^2-order terms round.
+ *  rkf__exp_core reduces hi exactly, mid is added to its reduced argument with TwoSum, and
+ *  exp(hi + mid + lo) comes out as the pair (eu, el) = 1 + expm1(r) with one rounding.
+ *  B's division by a is compensated: q = eu * (1/a), rem = eu - q*a EXACTLY (rkf__two_prod),
+ *  m = q + (rem + el) / a (the correction to first order, with the same 1/a): the quotient
+ *  is rounded once, at the end. (A uses the same code with a divisor of 1.)
+ *  xl (comp): the exponent gains D(a) xl, D = d log erfc / da = -2a + Dres(a), Dres a
+ *  quadratic in t (A) or v (B) fitted to 0.6% (which is ample: D xl is below 2^-14).
+ */
+#define RKF__ERFC_CLAMP 10.25f
+
+RK_INLINE void rkf__erfc_parts(float x, float xl, int comp, float *m_out, float *ml_out,
+                               float *s1_out, float *s2_out)
+{
+    float ax = RKF_FABS(x);
+
+    /* S: |x| < 0.5 */
+    float z2 = x * x;
+    float y = -7.02358258e-04f;
+    y = y * z2 + 5.15336683e-03f;
+    y = y * z2 - 2.68510506e-02f;
+    y = y * z2 + 1.12836361e-01f;
+    y = y * z2 - 3.76126319e-01f;
+    y = y * z2 + 1.28379166e-01f;
+    float oh = 1.0f - x;                          /* TwoSum: 1 - x == oh + ol exactly */
+    float ob = oh - 1.0f;
+    float ol = (1.0f - (oh - ob)) + (-x - ob);
+    float xy = x * y;
+    if (comp)                                     /* compile-time constant */
+        xy = xy + (1.12837923f * (1.0f - z2 * (1.0f - 0.5f * z2))) * xl;
+    float sl = ol - xy;
+    float small = oh + sl;
+    float small_l = (oh - small) + sl;            /* Fast2Sum, |oh| >= 0.5 > |sl| */
+
+    /* A / B: |x| >= 0.5 */
+    float a = rkf__sel(ax > RKF__ERFC_CLAMP, RKF__ERFC_CLAMP, rkf__sel(ax < 0.5f, 0.5f, ax));
+    int in_a = a < 2.0f;
+    float d = rkf__sel(in_a, 1.0f, a);
+    float ia = 1.0f / d;
+
+    float t = a - 1.25f;
+    float pa = 7.16609838e-06f;                   /* L(a) + 1 = c0 + C1 t + t^2 pa(t) */
+    pa = pa * t - 1.28325682e-05f;
+    pa = pa * t - 1.24925491e-05f;
+    pa = pa * t + 2.47751042e-04f;
+    pa = pa * t - 1.60583481e-03f;
+    pa = pa * t + 7.79177202e-03f;
+    pa = pa * t - 3.26872133e-02f;
+    pa = pa * t + 1.29189849e-01f;
+    float lh, ll;
+    rkf__two_prod(-5.67723930e-01f, t, &lh, &ll);  /* C1 t exactly (see above) */
+    float c = (lh + RKF__SHIFTER16) - RKF__SHIFTER16;
+    float res_a = (lh - c) + ((pa * t) * t + (ll - 1.53662084e-04f));
+
+    float pb = 1.26779437e+00f;                   /* G(1/v) + 0.625, v = 1/a */
+    pb = pb * ia - 3.80763316e+00f;
+    pb = pb * ia + 4.63954449e+00f;
+    pb = pb * ia - 2.53913665e+00f;
+    pb = pb * ia + 3.53157483e-02f;
+    pb = pb * ia + 6.58334434e-01f;
+    pb = pb * ia - 8.62119440e-03f;
+    pb = pb * ia - 4.98990029e-01f;
+    pb = pb * ia - 5.99663617e-05f;
+
+    float res_b = pb * ia + 5.26365116e-02f;
+    float res = rkf__sel(in_a, res_a, res_b);
+    float off = rkf__sel(in_a, 1.0f - c, 0.625f);
+
+    float z = RKF__TRUNC11(a);
+    float w = a - z;
+    float hi = -(z * z + off);
+    float mid = -(z + z) * w;
+    float lo = res - w * w;
+    if (comp) {
+        float da = (-9.84901190e-02f * t + 2.71453708e-01f) * t - 5.68512022e-01f;
+        float db = ((3.01241904e-01f * ia + 2.11623505e-01f) * ia - 1.01607072e+00f) * ia;
+        float xla = rkf__from_bits(rkf__bits(xl) ^ (rkf__bits(x) & UINT32_C(0x80000000)));
+        lo = lo + (rkf__sel(in_a, da, db) - 2.0f * a) * xla;
+    }
+
+    float n, rh, corr, s1, s2;
+    rkf__exp_core3(hi, mid, lo, &n, &rh, &corr);
+    float eu, el;
+    rkf__one_plus2(rh, corr, &eu, &el);
+    float qm = eu * ia;
+    float ph, pl;
+    rkf__two_prod(qm, d, &ph, &pl);
+    float rem = (eu - ph) - pl;
+    float qc = (rem + el) * ia;
+    float mtail = qm + qc;
+    float mtail_l = (qm - mtail) + qc;            /* Fast2Sum */
+    rkf__split_pow2(n, &s1, &s2);
+
+    float r = (mtail * s1) * s2;
+    float rneg = 2.0f - r;                        /* Fast2Sum, r <= 0.48 */
+    float rneg_l = ((2.0f - rneg) - r) - (mtail_l * s1) * s2;
+    int pos = x > 0.0f;
+    int sm = ax < 0.5f;
+    *m_out = rkf__sel(sm, small, rkf__sel(pos, mtail, rneg));
+    *ml_out = rkf__sel(sm, small_l, rkf__sel(pos, mtail_l, rneg_l));
+    *s1_out = rkf__sel(pos & !sm, s1, 1.0f);
+    *s2_out = rkf__sel(pos & !sm, rkf__sel(ax > RKF__ERFC_CLAMP, 0.0f, s2), 1.0f);
+}
+
+RK_INLINE float rk_erfcf(float x)
+{
+    float m, ml, s1, s2;
+    rkf__erfc_parts(x, 0.0f, 0, &m, &ml, &s1, &s2);
+    return (m * s1) * s2;
+}
+
+/*
+ * sigmoid(x + xl) (xl = 0 for plain sigmoid; rk_gelu_tanhf passes the low part of its
+ * argument), returned as (*m * *s1) * *s2 (see rkf__erfc_parts for why).
+ * E = exp(-|x + xl|) = (eu + el) * 2^n (xl enters rkf__exp_core's lo), then
+ *   x >= 0: 1 / (1 + E),    x < 0: E / (1 + E)  (numerator eu, scaled by 2^n at the end)
+ * 1 + E is kept as S + err (Fast2Sum, plus the scaled el), the quotient q = num / S is
+ * formed with its exact remainder rem = num - q*S (rkf__two_prod) and corrected to first
+ * order: y = q + (rem + nlo - q*err) / S, with 1/S taken as q (x >= 0) or 1 - q*2^n
+ * (x < 0, = 1/(1+E)) -- no second division. The quotient is thus rounded once, at the end.
+ * |x| is clamped to 110 (not 104: x sigmoid(x) is above 2^-150 down to x = -108.7, and
+ * rk_siluf scales after multiplying by x), with *s2 = 0 beyond: sigmoid(+inf) = 1,
+ * sigmoid(-inf) = 0, silu(-inf) = -inf * 0 = NaN as in the double path; NaN propagates.
+ */
+RK_INLINE void rkf__sigmoid_parts(float x, float xl, float *m_out, float *ml_out,
+                                  float *s1_out, float *s2_out)
+{
+    float ax = RKF_FABS(x);
+    float xla = rkf__from_bits(rkf__bits(xl) ^ (rkf__bits(x) & UINT32_C(0x80000000)));
+    float xc = -rkf__sel(ax > 110.0f, 110.0f, ax);
+    float n, rh, corr, s1, s2;
+    rkf__exp_core(xc, -xla, &n, &rh, &corr);
+    rkf__split_pow2(n, &s1, &s2);
+    float eu, el;
+    rkf__one_plus2(rh, corr, &eu, &el);
+    float Eh = (eu * s1) * s2;
+    float El = (el * s1) * s2;
+    float S = 1.0f + Eh;                           /* 1 + Eh + El == S + err (to ~u^2) */
+    float err = ((1.0f - S) + Eh) + El;
+    int pos = x >= 0.0f;
+    float num = rkf__sel(pos, 1.0f, eu);
+    float nlo = rkf__sel(pos, 0.0f, el);
+    float q = num / S;
+    float ph, pl;
+    rkf__two_prod(q, S, &ph, &pl);
+    float rem = (num - ph) - pl;
+    float inv = rkf__sel(pos, q, 1.0f - (q * s1) * s2);
+    float qc = ((rem + nlo) - q * err) * inv;
+    float m = q + qc;
+    *m_out = m;
+    *ml_out = (q - m) + qc;                        /* Fast2Sum */
+    *s1_out = rkf__sel(pos, 1.0f, s1);
+    *s2_out = rkf__sel(pos, 1.0f, rkf__sel(ax > 110.0f, 0.0f, s2));
+}
+
+RK_INLINE float rk_sigmoidf(float x)
+{
+    float m, ml, s1, s2;
+    rkf__sigmoid_parts(x, 0.0f, &m, &ml, &s1, &s2);
+    return (m * s1) * s2;
+}
+
+/*
+ * tanhf(x), odd: computed on |x| and signed at the end (keeps -0.0 and NaN).
+ *  |x| < 0.625: x + x*(x^2 g(x^2)), g a degree-5 polynomial fitted to (tanh(x) - x)/x^3
+ *     (relative error 3e-8 in a term <= 12% of the result).
+ *  |x| >= 0.625: 1 - 2/(E + 1), E = exp(2|x|) >= 3.49 kept as a pair (Eh, El); E + 1 =
+ *     S + err (Fast2Sum, E >= 1); q = 2/S with its exact remainder 2 - q*S, corrected to
+ *     first order (1/S = q/2); q <= 0.45, so 1 - q loses nothing and rounds once.
+ *     |x| is clamped to 9.5 (tanhf rounds to 1 beyond 9.01).
+ */
+RK_INLINE float rk_tanhf(float x)
+{
+    float ax = RKF_FABS(x);
+    float z = ax * ax;
+    float g = 2.40081409e-03f;
+    g = g * z - 8.46113823e-03f;
+    g = g * z + 2.18152460e-02f;
+    g = g * z - 5.39673008e-02f;
+    g = g * z + 1.33333609e-01f;
+    g = g * z - 3.33333343e-01f;
+    float small = ax + ax * (z * g);
+
+    float a2 = 2.0f * rkf__sel(ax > 9.5f, 9.5f, ax);
+    float n, rh, corr;
+    rkf__exp_core(a2, 0.0f, &n, &rh, &corr);
+    float eu, el;
+    rkf__one_plus2(rh, corr, &eu, &el);
+    float p = rkf__pow2i(n);                       /* n <= 28: one scale suffices */
+    float Eh = eu * p, El = el * p;
+    float S = Eh + 1.0f;
+    float err = ((Eh - S) + 1.0f) + El;            /* E + 1 == S + err */
+    float q = 2.0f / S;
+    float ph, pl;
+    rkf__two_prod(q, S, &ph, &pl);
+    float rem = (2.0f - ph) - pl;
+    q = q + (rem - q * err) * (0.5f * q);
+    float large = 1.0f - q;
+
+    float r = rkf__sel(ax < 0.625f, small, large);
+    return rkf__from_bits(rkf__bits(r) | (rkf__bits(x) & UINT32_C(0x80000000)));
+}
+
+/* ------------------------------------------------------------------ composites
+ *
+ * Fused forms for the activations. Errors are measured exhaustively against the same
+ * formula evaluated in double with vmath.h (see MEASURED). The activations' contract is
+ * 4 ulp in float32.
+ *
+ *  elu / selu / celu:  alpha * rk_expm1f(x / d): rk_expm1f's error plus one rounding of
+ *     the product (<= expm1 + 0.5 ulp); with alpha = 1, d = 1 it is rk_expm1f itself.
+ *     (x / d rounds for d != 1: expm1's condition number |x e^x/(e^x-1)| <= |x| for x < 0,
+ *     bounded by 1 + ... near 0 and by |x| e^x -> 0 for the saturated tail.)
+ */
+
+/* ((x * (m + ml)) * s1) * s2, m + ml a Fast2Sum pair (the unrounded function value),
+ * s1 * s2 a power of two: x * m is formed exactly (rkf__two_prod) so the product is rounded
+ * once, not after the function's own rounding (which alone costs up to 1.5 ulp where the
+ * function value sits just above a power of two, e.g. sigmoid(0+) = 0.5+). m * s1 is exact
+ * and keeps x * m finite for huge x; the final * s2 rounds into the subnormals once. */
+RK_INLINE float rkf__mul_pair(float x, float m, float ml, float s1, float s2)
+{
+    float p, e;
+    rkf__two_prod(x, m * s1, &p, &e);
+    float r = p + (e + x * (ml * s1));
+    /* p itself where it is +-0 (keeps silu(-0) = -0) or +-inf (e = inf - inf is NaN) */
+    return rkf__sel((p == 0.0f) | (r != r), p, r) * s2;
+}
+
+/* softplus(z) = max(z, 0) + log1p(exp(-|z|)); z = beta x is the caller's (its rounding is
+ * the caller's to compensate, as smooth.pxi does). For z < -87.3 exp(z) is subnormal and
+ * log1p returns it unchanged: one rounding. */
+RK_INLINE float rk_softplusf(float z)
+{
+    float e = rk_expf(-RKF_FABS(z));
+    float l = rk_log1pf(e);
+    return rkf__sel(z > 0.0f, z, 0.0f) + l;
+}
+
+/* silu(x) = x sigmoid(x), with the power-of-two scaling of a subnormal sigmoid applied
+ * AFTER the multiplication by x, so that x * sigmoid(x) is rounded once even where sigmoid
+ * has lost bits (x < -87.3; replaces the double path's x*e*e tail). */
+RK_INLINE float rk_siluf(float x)
+{
+    float m, ml, s1, s2;
+    rkf__sigmoid_parts(x, 0.0f, &m, &ml, &s1, &s2);
+    return rkf__mul_pair(x, m, ml, s1, s2);
+}
+
+/*
+ * gelu's Phi(x) = 0.5 erfc(-x/sqrt(2)). The argument -x/sqrt(2) is formed EXACTLY as the
+ * pair ah + al (rkf__two_prod with K = float(1/sqrt 2), plus x*K_lo for K's own error):
+ * rounding it would cost a relative error 2 a^2 2^-24 in the erfc tail (hundreds of ulps at
+ * x = -13); the pair goes into rkf__erfc_parts, which applies al to first order.
+ */
+#define RKF__SQRT1_2_HI 7.07106769e-01f
+#define RKF__SQRT1_2_LO 1.21016175e-08f
+
+RK_INLINE void rkf__gelu_arg(float x, float *ah, float *al)
+{
+    /* |x| <= 20 keeps the two-product finite; Phi(20) = 1 and Phi(-20) (a = 14.1 beyond
+     * rk_erfcf's clamp) gives the zero scale, so gelu(+inf) = inf, gelu(-inf) = NaN. */
+    float nx = -rkf__sel(x > 20.0f, 20.0f, rkf__sel(x < -20.0f, -20.0f, x)), p, e;
+    rkf__two_prod(nx, RKF__SQRT1_2_HI, &p, &e);
+    *ah = p;
+    *al = e + nx * RKF__SQRT1_2_LO;
+}
+
+RK_INLINE float rk_gelu_cdff(float x)
+{
+    float ah, al, m, ml, s1, s2;
+    rkf__gelu_arg(x, &ah, &al);
+    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2);
+    return ((0.5f * (m + ml)) * s1) * s2;
+}
+
+/* gelu(x) = x Phi(x), the scaling applied after the product (x Phi is normal down to
+ * x = -13.2 while Phi is subnormal below -13.0). */
+RK_INLINE float rk_geluf(float x)
+{
+    float ah, al, m, ml, s1, s2;
+    rkf__gelu_arg(x, &ah, &al);
+    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2);
+    return rkf__mul_pair(0.5f * x, m, ml, s1, s2);
+}
+
+/*
+ * gelu, tanh approximation: 0.5 x (1 + tanh(u)) = x sigmoid(2u),
+ * 2u = C1 x + C3 x^3, C1 = 2 sqrt(2/pi), C3 = 0.044715 C1. sigmoid's relative condition
+ * number is |2u| (1 - sigmoid) -- up to ~100 in the tail -- so 2u is formed as an exact-ish
+ * pair (uh, ul) (x^2, C3 x^2 and x (C1 + C3 x^2) as two-products, constants as hi + lo
+ * pairs; relative error ~2^-44) and ul enters sigmoid's exponent. Scaling after the product
+ * as in rk_siluf.
+ */
+RK_INLINE float rk_gelu_tanhf(float x)
+{
+    const float C1H = 1.59576917e+00f, C1L = -4.53406805e-08f;
+    const float C3H = 7.13548139e-02f, C3L = 2.39883247e-09f;
+    float x2h, x2l, th, tl, uh, ul;
+    /* beyond |x| = 12, |2u| > 142: sigmoid is 1 or far below 2^-150 / |x| */
+    float xc = rkf__sel(x > 12.0f, 12.0f, rkf__sel(x < -12.0f, -12.0f, x));
+    rkf__two_prod(xc, xc, &x2h, &x2l);
+    rkf__two_prod(C3H, x2h, &th, &tl);
+    tl = tl + (C3H * x2l + C3L * x2h);             /* C3 x^2 == th + tl */
+    float kh = C1H + th;                           /* TwoSum (th > C1H for |x| > 4.7) */
+    float kb = kh - C1H;
+    float kl = ((C1H - (kh - kb)) + (th - kb)) + (tl + C1L);
+    rkf__two_prod(xc, kh, &uh, &ul);
+    ul = ul + xc * kl;                             /* 2u == uh + ul */
+    float m, ml, s1, s2;
+    rkf__sigmoid_parts(uh, ul, &m, &ml, &s1, &s2);
+    s2 = rkf__sel(x < -12.0f, 0.0f, s2);           /* gelu(-inf) = -inf * 0 = NaN */
+    return rkf__mul_pair(x, m, ml, s1, s2);
+}
+
+#endif /* RELUKIT_VMATHF_H */
