@@ -110,6 +110,19 @@ cdef void prelu_kernel(const real* a, const real* b, const real* c, const uint8_
         s += cnt
 
 
+# prelu on C-ordered data viewed as (outer, channels, inner): one slope per row.
+cdef void prelu_rows_kernel(const real* x, const real* w, real* y, Py_ssize_t outer,
+                            Py_ssize_t nchan, Py_ssize_t inner) noexcept nogil:
+    cdef Py_ssize_t o, ch, i, base
+    cdef real s
+    for o in range(outer):
+        for ch in range(nchan):
+            s = w[ch]
+            base = (o * nchan + ch) * inner
+            for i in range(inner):
+                y[base + i] = leaky_one(x[base + i], s)
+
+
 # prelu gradient w.r.t. x: g where x > 0, else slope * g (a = g, b = x, c = slope).
 cdef void prelu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                             real* y, uint8_t* mask_out, Py_ssize_t n,
