@@ -27,6 +27,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._numba_math import rk_erfc, rk_exp, rk_expm1, rk_fma, rk_log1p, rk_select, rk_sigmoid
+from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_tanhf, rk_geluf, rk_selectf, rk_sigmoidf,
+                           rk_siluf, rk_softplusf)
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
 # per item) large enough that the per-item bookkeeping is negligible.
@@ -351,14 +353,6 @@ def silu_grad(g, x, y):
 
 
 @_parallel_jit
-def gelu(x, y):
-    # float32: evaluated in double, the plain form is far below a float32 ulp
-    for i in prange(x.size):
-        v = np.float64(x[i])
-        y[i] = (0.5 * v) * rk_erfc(-v * _SQRT1_2)
-
-
-@_parallel_jit
 def gelu_precise(x, y):
     for i in prange(x.size):
         y[i] = _gelu_exact_precise(x[i])
@@ -384,6 +378,51 @@ def gelu_tanh_grad(g, x, y):
         y[i] = _gelu_tanh_grad_one(np.float64(g[i]), np.float64(x[i]))
 
 
+# ---- float32 forwards on the float32-native functions (_numba_mathf, the twins of
+# kernels/vmathf.h), as the Cython kernels do ----
+
+@_parallel_jit
+def elu_f32(x, y, negcoef, poscoef, divisor):
+    nf, pf, df = np.float32(negcoef), np.float32(poscoef), np.float32(divisor)
+    for i in prange(x.size):
+        v = x[i]
+        y[i] = rk_selectf(v <= 0, nf * rk_expm1f(v / df), pf * v)
+
+
+@_parallel_jit
+def softplus_f32(x, y, beta, threshold):
+    bf = np.float32(beta)
+    for i in prange(x.size):
+        v = x[i]
+        z = bf * v
+        zlo = rk_fmaf(bf, v, -z)
+        zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
+        sp = rk_softplusf(z) + rk_sigmoidf(z) * zlo
+        y[i] = rk_selectf(z > threshold, v, sp / bf)
+
+
+@_parallel_jit
+def silu_f32(x, y):
+    for i in prange(x.size):
+        y[i] = rk_siluf(x[i])
+
+
+@_parallel_jit
+def gelu_f32(x, y):
+    for i in prange(x.size):
+        y[i] = rk_geluf(x[i])
+
+
+@_parallel_jit
+def gelu_tanh_f32(x, y):
+    for i in prange(x.size):
+        y[i] = rk_gelu_tanhf(x[i])
+
+
+def _f32(a):
+    return a.dtype == np.float32
+
+
 def _threads(requested):
     return requested if requested > 0 else numba.config.NUMBA_NUM_THREADS
 
@@ -406,15 +445,17 @@ _RUNNERS = {
     "shift_relu": lambda a, b, c, mi, y, mo, p: shift_relu(a, y, p[0]),
     "shift_select_acc": lambda a, b, c, mi, y, mo, p: shift_select_acc(a, b, c, y, p[0]),
     # smooth ops: p holds the kernel coefficients (as the Cython kernels' params array)
-    "elu": lambda a, b, c, mi, y, mo, p: elu(a, y, *p),
+    "elu": lambda a, b, c, mi, y, mo, p: elu_f32(a, y, *p[:3]) if _f32(a) else elu(a, y, *p),
     "elu_grad": lambda a, b, c, mi, y, mo, p: elu_grad(a, b, y, *p),
-    "softplus": lambda a, b, c, mi, y, mo, p: softplus(a, y, *p),
+    "softplus": lambda a, b, c, mi, y, mo, p: (
+        softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
+        else softplus(a, y, *p)),
     "softplus_grad": lambda a, b, c, mi, y, mo, p: softplus_grad(a, b, y, *p),
-    "silu": lambda a, b, c, mi, y, mo, p: silu(a, y),
+    "silu": lambda a, b, c, mi, y, mo, p: silu_f32(a, y) if _f32(a) else silu(a, y),
     "silu_grad": lambda a, b, c, mi, y, mo, p: silu_grad(a, b, y),
-    "gelu": lambda a, b, c, mi, y, mo, p: (gelu_tanh(a, y) if p[0] != 0 else
-                                           gelu_precise(a, y) if a.dtype == np.float64 else
-                                           gelu(a, y)),
+    "gelu": lambda a, b, c, mi, y, mo, p: (
+        (gelu_tanh_f32(a, y) if p[0] != 0 else gelu_f32(a, y)) if _f32(a) else
+        (gelu_tanh(a, y) if p[0] != 0 else gelu_precise(a, y))),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (gelu_grad(a, b, y) if p[0] == 0
                                                 else gelu_tanh_grad(a, b, y)),
 }

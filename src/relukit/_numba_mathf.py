@@ -1,0 +1,536 @@
+"""Single-precision vectorisable elementary functions for the Numba backend.
+
+The float32 twin of ``_numba_math.py`` and the Numba twin of ``kernels/vmathf.h``: the same
+algorithms, constants and evaluation order (see vmathf.h for the numerical reasoning).
+Functions (float32 -> float32, ``@njit(inline="always")``):
+
+    rk_expf, rk_expm1f, rk_log1pf, rk_erfcf, rk_sigmoidf, rk_tanhf
+    rk_softplusf, rk_siluf, rk_gelu_cdff, rk_geluf, rk_gelu_tanhf     (fused activations)
+
+Everything is float32 arithmetic, so a ``prange`` loop over float32 arrays vectorises 16
+lanes per AVX-512 vector. Numba promotes ``float32 op <python float>`` to float64, so every
+constant is a module-level ``np.float32`` (frozen into the code as a float32 constant) and
+arguments are converted with ``np.float32(x)`` on entry; integer bit manipulation (Numba
+widens int32 arithmetic to int64) and IEEE division (Numba's ``/`` checks for zero, i.e.
+branches) are done in small LLVM intrinsics on i32 / float. Exact products use llvm.fma
+(an FMA instruction on every CPU Numba targets here: AVX2 and AVX-512 machines have FMA;
+without one LLVM would call fmaf, correct but not vectorised). Numba does not contract
+a*b+c into FMA, so results are not always bit-identical to a contracting C build; both are
+within the bounds measured for vmathf.h.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+_I32 = ir.IntType(32)
+_F32 = ir.FloatType()
+
+
+# ---------------------------------------------------------------- intrinsics (float32 / i32)
+
+def _f32_sig(n):
+    return types.float32(*([types.float32] * n))
+
+
+def _is_f32(*ts):
+    return all(t == types.float32 for t in ts)
+
+
+@intrinsic
+def _fdiv(typingctx, a, b):
+    """IEEE a / b in float32 (no ZeroDivisionError check, so no branch)."""
+    if not _is_f32(a, b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fdiv(args[0], args[1])
+    return _f32_sig(2), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma.f32)."""
+    if not _is_f32(a, b, c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = builder.module.declare_intrinsic("llvm.fma", [_F32],
+                                              ir.FunctionType(_F32, [_F32, _F32, _F32]))
+        return builder.call(fn, args)
+    return _f32_sig(3), codegen
+
+
+@intrinsic
+def _fabs(typingctx, a):
+    """|a| (llvm.fabs.f32: an and-mask)."""
+    if not _is_f32(a):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = builder.module.declare_intrinsic("llvm.fabs", [_F32], ir.FunctionType(_F32, [_F32]))
+        return builder.call(fn, args)
+    return _f32_sig(1), codegen
+
+
+@intrinsic
+def _sel(typingctx, c, a, b):
+    """c ? a : b as an LLVM select (both operands already computed)."""
+    if not isinstance(c, types.Boolean) or not _is_f32(a, b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(args[0], args[1], args[2])
+    return types.float32(c, a, b), codegen
+
+
+def _bitop(fn):
+    """Intrinsic float32 -> float32 built from i32 operations fn(builder, bits)."""
+    @intrinsic
+    def _op(typingctx, a):
+        if not _is_f32(a):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(fn(builder, builder.bitcast(args[0], _I32)), _F32)
+        return _f32_sig(1), codegen
+    return _op
+
+
+def _c(v):
+    return ir.Constant(_I32, v)
+
+
+# 2^k for integral k in [-126, 127] given as (k + 1.5*2^23): shift the low bits into the
+# exponent field and add the bias (rkf__pow2i).
+_pow2_bits = _bitop(lambda b, u: b.add(b.shl(u, _c(23)), _c(127 << 23)))
+# truncation to 12 / 11 significant bits (low mantissa bits cleared)
+_trunc12 = _bitop(lambda b, u: b.and_(u, _c(0xFFFFF000 - (1 << 32))))
+_trunc11 = _bitop(lambda b, u: b.and_(u, _c(0xFFFFE000 - (1 << 32))))
+# log1p reduction of u: (biased exponent of u*2^-(sqrt2/2 offset)) | 2^23 pattern, and m
+_LOG_OFF = 0x3F800000 - 0x3F3504F3
+_log1p_kf = _bitop(lambda b, u: b.or_(b.lshr(b.add(u, _c(_LOG_OFF)), _c(23)), _c(0x4B000000)))
+_log1p_m = _bitop(lambda b, u: b.add(b.and_(b.add(u, _c(_LOG_OFF)), _c(0x007FFFFF)),
+                                     _c(0x3F3504F3)))
+
+
+@intrinsic
+def _xorsign(typingctx, a, s):
+    """a with its sign flipped where s is negative (a * sign(s) for a finite a)."""
+    if not _is_f32(a, s):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ua = builder.bitcast(args[0], _I32)
+        us = builder.bitcast(args[1], _I32)
+        r = builder.xor(ua, builder.and_(us, _c(-(1 << 31))))
+        return builder.bitcast(r, _F32)
+    return _f32_sig(2), codegen
+
+
+@intrinsic
+def _orsign(typingctx, a, s):
+    """|a| (a >= 0 or -0.0 given) with the sign of s: copysign for a >= +0."""
+    if not _is_f32(a, s):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ua = builder.bitcast(args[0], _I32)
+        us = builder.bitcast(args[1], _I32)
+        r = builder.or_(ua, builder.and_(us, _c(-(1 << 31))))
+        return builder.bitcast(r, _F32)
+    return _f32_sig(2), codegen
+
+
+# ---------------------------------------------------------------- constants (all float32)
+
+_f = np.float32
+_0, _HALF, _1, _2 = _f(0.0), _f(0.5), _f(1.0), _f(2.0)
+_INF, _NAN = _f(np.inf), _f(np.nan)
+_SH = _f(12582912.0)                  # 1.5 * 2^23
+_SH16 = _f(786432.0)                  # 1.5 * 2^19: rounds to a multiple of 1/16
+_TWO23 = _f(8388608.0)
+_LOG2E = _f(1.44269502e+00)
+_LN2HI = _f(6.93359375e-01)           # 355/512
+_LN2LO = _f(-2.12194442e-04)
+_Q5, _Q4, _Q3, _Q2, _Q1 = (_f(1.97134970e-04), _f(1.39305077e-03), _f(8.33359826e-03),
+                           _f(4.16665114e-02), _f(1.66666657e-01))
+_C89, _CM104, _CM18, _C24, _C100 = _f(89.0), _f(-104.0), _f(-18.0), _f(24.0), _f(100.0)
+_LG1, _LG2, _LG3, _LG4 = (_f(6.66666627e-01), _f(4.00009722e-01), _f(2.84987867e-01),
+                          _f(2.42790788e-01))
+_LN2_HI_LOG, _LN2_LO_LOG, _C127, _CM1 = (_f(6.93138123e-01), _f(9.05800061e-06), _f(127.0),
+                                         _f(-1.0))
+_ERFC_CLAMP, _C1_25, _C0_625 = _f(10.25), _f(1.25), _f(0.625)
+_EY = tuple(_f(v) for v in (-7.02358258e-04, 5.15336683e-03, -2.68510506e-02, 1.12836361e-01,
+                            -3.76126319e-01, 1.28379166e-01))
+_EA = tuple(_f(v) for v in (7.16609838e-06, -1.28325682e-05, -1.24925491e-05, 2.47751042e-04,
+                            -1.60583481e-03, 7.79177202e-03, -3.26872133e-02, 1.29189849e-01))
+_EA_C1, _EA_C0 = _f(-5.67723930e-01), _f(-1.53662084e-04)
+_EB = tuple(_f(v) for v in (1.26779437e+00, -3.80763316e+00, 4.63954449e+00, -2.53913665e+00,
+                            3.53157483e-02, 6.58334434e-01, -8.62119440e-03, -4.98990029e-01,
+                            -5.99663617e-05))
+_EB_C0 = _f(5.26365116e-02)
+_TWO_OVER_SQRTPI = _f(1.12837923e+00)
+_DA = (_f(-9.84901190e-02), _f(2.71453708e-01), _f(-5.68512022e-01))
+_DB = (_f(3.01241904e-01), _f(2.11623505e-01), _f(-1.01607072e+00))
+_C110 = _f(110.0)
+_TG = tuple(_f(v) for v in (2.40081409e-03, -8.46113823e-03, 2.18152460e-02, -5.39673008e-02,
+                            1.33333609e-01, -3.33333343e-01))
+_C9_5, _C0_625T = _f(9.5), _f(0.625)
+_SQRT1_2_HI, _SQRT1_2_LO, _C20 = _f(7.07106769e-01), _f(1.21016175e-08), _f(20.0)
+_C1H, _C1L, _C3H, _C3L, _C12 = (_f(1.59576917e+00), _f(-4.53406805e-08), _f(7.13548139e-02),
+                                _f(2.39883247e-09), _f(12.0))
+
+_jit = njit(inline="always")
+
+
+@_jit
+def rk_fmaf(a, b, c):
+    """a * b + c rounded once, in float32."""
+    return _fma(a, b, c)
+
+
+@_jit
+def rk_selectf(c, a, b):
+    """Branch-free ``a if c else b`` for float32 arguments."""
+    return _sel(c, a, b)
+
+
+# ---------------------------------------------------------------- building blocks
+
+@_jit
+def _pow2i(k):
+    return _pow2_bits(k + _SH)
+
+
+@_jit
+def _split_pow2(n):
+    n1 = (n * _HALF + _SH) - _SH
+    return _pow2i(n1), _pow2i(n - n1)
+
+
+@_jit
+def _two_prod(a, b):
+    p = a * b
+    return p, _fma(a, b, -p)
+
+
+@_jit
+def _expm1_q(r):
+    q = _Q5
+    q = q * r + _Q4
+    q = q * r + _Q3
+    q = q * r + _Q2
+    q = q * r + _Q1
+    return q * r + _HALF
+
+
+@_jit
+def _exp_core(hi, lo):
+    kd = (hi + lo) * _LOG2E + _SH
+    n = kd - _SH
+    rh = hi - n * _LN2HI
+    rl = lo - n * _LN2LO
+    r = rh + rl
+    return n, rh, rl + (r * r) * _expm1_q(r)
+
+
+@_jit
+def _exp_core3(hi, mid, lo):
+    kd = ((hi + mid) + lo) * _LOG2E + _SH
+    n = kd - _SH
+    rh0 = hi - n * _LN2HI
+    rh = rh0 + mid                    # TwoSum(rh0, mid)
+    bb = rh - rh0
+    e = (rh0 - (rh - bb)) + (mid - bb)
+    rl = (e + lo) - n * _LN2LO
+    r = rh + rl
+    return n, rh, rl + (r * r) * _expm1_q(r)
+
+
+@_jit
+def _one_plus2(rh, corr):
+    s = _1 + rh
+    t = ((_1 - s) + rh) + corr
+    u = s + t
+    return u, t - (u - s)
+
+
+@_jit
+def _one_plus(rh, corr):
+    s = _1 + rh
+    e = (_1 - s) + rh
+    return s + (e + corr)
+
+
+# ---------------------------------------------------------------- functions
+
+@_jit
+def rk_expf(x):
+    x = np.float32(x)
+    xc = _sel(x > _C89, _C89, _sel(x < _CM104, _CM104, x))
+    n, rh, corr = _exp_core(xc, _0)
+    s1, s2 = _split_pow2(n)
+    return (_one_plus(rh, corr) * s1) * s2
+
+
+@_jit
+def rk_expm1f(x):
+    x = np.float32(x)
+    xc = _sel(x > _C89, _C89, _sel(x < _CM18, _CM18, x))
+    n, rh, corr = _exp_core(xc, _0)
+    s1, s2 = _split_pow2(n)
+    t = s1 * s2
+    a = t - _1
+    a_err = t - (a + _1)
+    b = t * rh
+    s = a + b
+    bb = s - a
+    err = (a - (s - bb)) + (b - bb)
+    mid = s + ((err + a_err) + t * corr)
+    tinv = _pow2i(-_sel(n > _C100, _C100, n))
+    big = (_one_plus(rh, corr - tinv) * s1) * s2
+    y = _sel(n > _C24, big, mid)
+    return _sel(x == _0, x, y)
+
+
+@_jit
+def rk_log1pf(x):
+    x = np.float32(x)
+    u = _1 + x
+    bv = u - _1
+    av = u - bv
+    c = (_1 - av) + (x - bv)
+    k = (_log1p_kf(u) - _TWO23) - _C127
+    f = _log1p_m(u) - _1
+    cu = _fdiv(c, u)
+    hfsq = _HALF * f * f
+    s = _fdiv(f, _2 + f)
+    z = s * s
+    R = _LG4
+    R = R * z + _LG3
+    R = R * z + _LG2
+    R = R * z + _LG1
+    R = R * z
+    y = k * _LN2_HI_LOG - ((hfsq - (s * (hfsq + R) + (k * _LN2_LO_LOG + cu))) - f)
+    y = _sel(x == _INF, x, y)
+    y = _sel(x == _CM1, -_INF, y)
+    y = _sel(x < _CM1, _NAN, y)
+    return _sel(x == _0, x, y)
+
+
+@_jit
+def _erfc_parts(x, xl, comp):
+    # erfc(x + xl) = ((m + ml) * s1) * s2 (see vmathf.h rkf__erfc_parts)
+    ax = _fabs(x)
+    z2 = x * x
+    y = _EY[0]
+    y = y * z2 + _EY[1]
+    y = y * z2 + _EY[2]
+    y = y * z2 + _EY[3]
+    y = y * z2 + _EY[4]
+    y = y * z2 + _EY[5]
+    oh = _1 - x
+    ob = oh - _1
+    ol = (_1 - (oh - ob)) + (-x - ob)
+    xy = x * y
+    if comp:
+        xy = xy + (_TWO_OVER_SQRTPI * (_1 - z2 * (_1 - _HALF * z2))) * xl
+    sl = ol - xy
+    small = oh + sl
+    small_l = (oh - small) + sl
+
+    a = _sel(ax > _ERFC_CLAMP, _ERFC_CLAMP, _sel(ax < _HALF, _HALF, ax))
+    in_a = a < _2
+    d = _sel(in_a, _1, a)
+    ia = _fdiv(_1, d)
+
+    t = a - _C1_25
+    pa = _EA[0]
+    pa = pa * t + _EA[1]
+    pa = pa * t + _EA[2]
+    pa = pa * t + _EA[3]
+    pa = pa * t + _EA[4]
+    pa = pa * t + _EA[5]
+    pa = pa * t + _EA[6]
+    pa = pa * t + _EA[7]
+    lh, ll = _two_prod(_EA_C1, t)
+    c = (lh + _SH16) - _SH16
+    res_a = (lh - c) + ((pa * t) * t + (ll + _EA_C0))
+
+    pb = _EB[0]
+    pb = pb * ia + _EB[1]
+    pb = pb * ia + _EB[2]
+    pb = pb * ia + _EB[3]
+    pb = pb * ia + _EB[4]
+    pb = pb * ia + _EB[5]
+    pb = pb * ia + _EB[6]
+    pb = pb * ia + _EB[7]
+    pb = pb * ia + _EB[8]
+    res_b = pb * ia + _EB_C0
+    res = _sel(in_a, res_a, res_b)
+    off = _sel(in_a, _1 - c, _C0_625)
+
+    z = _trunc11(a)
+    w = a - z
+    hi = -(z * z + off)
+    mid = -(z + z) * w
+    lo = res - w * w
+    if comp:
+        da = (_DA[0] * t + _DA[1]) * t + _DA[2]
+        db = ((_DB[0] * ia + _DB[1]) * ia + _DB[2]) * ia
+        lo = lo + (_sel(in_a, da, db) - _2 * a) * _xorsign(xl, x)
+
+    n, rh, corr = _exp_core3(hi, mid, lo)
+    eu, el = _one_plus2(rh, corr)
+    qm = eu * ia
+    ph, pl = _two_prod(qm, d)
+    rem = (eu - ph) - pl
+    qc = (rem + el) * ia
+    mtail = qm + qc
+    mtail_l = (qm - mtail) + qc
+    s1, s2 = _split_pow2(n)
+
+    r = (mtail * s1) * s2
+    rneg = _2 - r
+    rneg_l = ((_2 - rneg) - r) - (mtail_l * s1) * s2
+    pos = x > _0
+    sm = ax < _HALF
+    m = _sel(sm, small, _sel(pos, mtail, rneg))
+    ml = _sel(sm, small_l, _sel(pos, mtail_l, rneg_l))
+    tail = pos & (ax >= _HALF)
+    S1 = _sel(tail, s1, _1)
+    S2 = _sel(tail, _sel(ax > _ERFC_CLAMP, _0, s2), _1)
+    return m, ml, S1, S2
+
+
+@_jit
+def rk_erfcf(x):
+    x = np.float32(x)
+    m, ml, s1, s2 = _erfc_parts(x, _0, False)
+    return (m * s1) * s2
+
+
+@_jit
+def _sigmoid_parts(x, xl):
+    # sigmoid(x + xl) = ((m + ml) * s1) * s2 (see vmathf.h rkf__sigmoid_parts)
+    ax = _fabs(x)
+    xla = _xorsign(xl, x)
+    xc = -_sel(ax > _C110, _C110, ax)
+    n, rh, corr = _exp_core(xc, -xla)
+    s1, s2 = _split_pow2(n)
+    eu, el = _one_plus2(rh, corr)
+    Eh = (eu * s1) * s2
+    El = (el * s1) * s2
+    S = _1 + Eh
+    err = ((_1 - S) + Eh) + El
+    pos = x >= _0
+    num = _sel(pos, _1, eu)
+    nlo = _sel(pos, _0, el)
+    q = _fdiv(num, S)
+    ph, pl = _two_prod(q, S)
+    rem = (num - ph) - pl
+    inv = _sel(pos, q, _1 - (q * s1) * s2)
+    qc = ((rem + nlo) - q * err) * inv
+    m = q + qc
+    ml = (q - m) + qc
+    return m, ml, _sel(pos, _1, s1), _sel(pos, _1, _sel(ax > _C110, _0, s2))
+
+
+@_jit
+def rk_sigmoidf(x):
+    x = np.float32(x)
+    m, ml, s1, s2 = _sigmoid_parts(x, _0)
+    return (m * s1) * s2
+
+
+@_jit
+def rk_tanhf(x):
+    x = np.float32(x)
+    ax = _fabs(x)
+    z = ax * ax
+    g = _TG[0]
+    g = g * z + _TG[1]
+    g = g * z + _TG[2]
+    g = g * z + _TG[3]
+    g = g * z + _TG[4]
+    g = g * z + _TG[5]
+    small = ax + ax * (z * g)
+    a2 = _2 * _sel(ax > _C9_5, _C9_5, ax)
+    n, rh, corr = _exp_core(a2, _0)
+    eu, el = _one_plus2(rh, corr)
+    p = _pow2i(n)
+    Eh = eu * p
+    El = el * p
+    S = Eh + _1
+    err = ((Eh - S) + _1) + El
+    q = _fdiv(_2, S)
+    ph, pl = _two_prod(q, S)
+    rem = (_2 - ph) - pl
+    q = q + (rem - q * err) * (_HALF * q)
+    large = _1 - q
+    return _orsign(_sel(ax < _C0_625T, small, large), x)
+
+
+# ---------------------------------------------------------------- composites
+
+@_jit
+def _mul_pair(x, m, ml, s1, s2):
+    p, e = _two_prod(x, m * s1)
+    r = p + (e + x * (ml * s1))
+    # p itself where it is +-0 (keeps silu(-0) = -0) or +-inf (e = inf - inf is NaN)
+    return _sel((p == _0) | (r != r), p, r) * s2
+
+
+@_jit
+def rk_softplusf(z):
+    z = np.float32(z)
+    e = rk_expf(-_fabs(z))
+    return _sel(z > _0, z, _0) + rk_log1pf(e)
+
+
+@_jit
+def rk_siluf(x):
+    x = np.float32(x)
+    m, ml, s1, s2 = _sigmoid_parts(x, _0)
+    return _mul_pair(x, m, ml, s1, s2)
+
+
+@_jit
+def _gelu_arg(x):
+    nx = -_sel(x > _C20, _C20, _sel(x < -_C20, -_C20, x))
+    p, e = _two_prod(nx, _SQRT1_2_HI)
+    return p, e + nx * _SQRT1_2_LO
+
+
+@_jit
+def rk_gelu_cdff(x):
+    x = np.float32(x)
+    ah, al = _gelu_arg(x)
+    m, ml, s1, s2 = _erfc_parts(ah, al, True)
+    return ((_HALF * (m + ml)) * s1) * s2
+
+
+@_jit
+def rk_geluf(x):
+    x = np.float32(x)
+    ah, al = _gelu_arg(x)
+    m, ml, s1, s2 = _erfc_parts(ah, al, True)
+    return _mul_pair(_HALF * x, m, ml, s1, s2)
+
+
+@_jit
+def rk_gelu_tanhf(x):
+    x = np.float32(x)
+    xc = _sel(x > _C12, _C12, _sel(x < -_C12, -_C12, x))
+    x2h, x2l = _two_prod(xc, xc)
+    th, tl = _two_prod(_C3H, x2h)
+    tl = tl + (_C3H * x2l + _C3L * x2h)
+    kh = _C1H + th
+    kb = kh - _C1H
+    kl = ((_C1H - (kh - kb)) + (th - kb)) + (tl + _C1L)
+    uh, ul = _two_prod(xc, kh)
+    ul = ul + xc * kl
+    m, ml, s1, s2 = _sigmoid_parts(uh, ul)
+    s2 = _sel(x < -_C12, _0, s2)
+    return _mul_pair(x, m, ml, s1, s2)
