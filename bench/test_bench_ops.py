@@ -1,4 +1,5 @@
-"""Every op of ``relukit.MASKED`` x variant x n x dtype x implementation, as pytest-benchmark groups.
+"""Every op of ``relukit.OPS`` (and ``gelu_tanh``) x variant x n x dtype x implementation, as
+pytest-benchmark groups.
 
 A group is one cell, ``"{op} {variant} | n={n} | {dtype}"``; its members are the
 implementations compared there:
@@ -9,7 +10,15 @@ implementations compared there:
 ``numpy``            the op's NumPy idiom from the op table (``op.numpy_forward`` ...)
 ``bandwidth-ref``    ``np.negative``: one read + one write of the same array (in place on the
                      mutated buffer; allocating for out of place), a memory-bandwidth yardstick
-``torch``/``numexpr`` peers, only when importable
+                     (elementwise ops only)
+``torch``/``numexpr`` peers, only when importable (and where they have the call: no in-place
+                     prelu in torch, no gelu/crelu/brelu in numexpr)
+
+The ops and variants are ``relukit.bench.bench_ops()`` / ``variants_of()``: relu, relu6 and
+leaky_relu in four variants (in place, out of place, forward + mask, backward), the smooth
+ops (elu, selu, celu, softplus, silu, gelu, gelu_tanh) in three (no mask), prelu in three
+and crelu, brelu in two (out of place, backward), on the shapes of
+``relukit.bench.composite_shape``.
 
 The contenders are the ones ``python -m relukit bench`` times (``relukit.bench.build_cell``).
 In-place calls use ``benchmark.pedantic(setup=restore)``: the input is restored from a
@@ -28,13 +37,13 @@ import pytest
 
 pytest.importorskip("pytest_benchmark")
 
-import relukit  # noqa: E402
 from relukit import bench as rb  # noqa: E402
 
 SIZES = [10**3, 10**4, 10**5, 10**6, 10**7]
 QUICK_SIZES = [10**3, 10**6]
 BIG = 10**8
 DTYPES = ["float32", "float64"]
+QUICK_SMOOTH_DTYPES = ["float32"]    # quick mode: smooth and composite ops in float32 only
 
 # implementation id -> contender name in relukit.bench cells
 IMPLS = {
@@ -81,11 +90,17 @@ def pytest_generate_tests(metafunc):
     cases, ids = [], []
     for n in sizes:                      # n outermost: the cached inputs are reused in order
         for dtype in DTYPES:
-            for op in relukit.MASKED.values():
-                for variant in rb.variants_of(op):
+            for bop in rb.bench_ops():
+                if quick and bop.group != "masked" and dtype not in QUICK_SMOOTH_DTYPES:
+                    continue
+                if n == BIG and bop.group != "masked":
+                    continue             # 10^8: the memory-bound elementwise ops only
+                for variant in rb.variants_of(bop):
                     for impl in impls:
-                        cases.append((op.name, variant, n, dtype, impl))
-                        ids.append(f"{op.name}-{_slug(variant)}-n{n}-{dtype}-{impl}")
+                        if impl == "bandwidth-ref" and bop.group == "composite":
+                            continue
+                        cases.append((bop.key, variant, n, dtype, impl))
+                        ids.append(f"{bop.key}-{_slug(variant)}-n{n}-{dtype}-{impl}")
     metafunc.parametrize("case", cases, ids=ids)
 
 
@@ -97,8 +112,9 @@ def _inputs(n, dtype):
 @functools.lru_cache(maxsize=1)
 def _cell(op_name, variant, n, dtype):
     # One cell per group, built once and shared by the group's tests (they run in a row).
-    return rb.build_cell(relukit.MASKED[op_name], variant, _inputs(n, dtype), backends=True,
-                         peers=PEERS, bandwidth=True)
+    bop = rb.as_bench_op(op_name)
+    return rb.build_cell(bop, variant, _inputs(n, dtype), backends=True, peers=PEERS,
+                         bandwidth=bop.group != "composite")
 
 
 def _single_call_s(c, reps=3):
@@ -130,7 +146,8 @@ def test_op(benchmark, case, quick):
     })
 
     # correctness first (also the warm-up: Numba compiles or loads its kernel here)
-    c.run_checked()
+    with np.errstate(all="ignore"):
+        c.run_checked()
 
     q = 1 if quick else 0
     with c.context():

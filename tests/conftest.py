@@ -146,6 +146,7 @@ def run_python(code, env=None, timeout=180, pythonpath=SRC):
                 if not k.startswith(("RELUKIT_", "NUMBA_"))}
     full_env["PYTHONPATH"] = pythonpath
     full_env["RELUKIT_CONFIG"] = NO_TUNED_CONFIG
+    full_env["RELUKIT_BUSY_CHECK"] = "0"
     if env:
         full_env.update(env)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
@@ -155,6 +156,11 @@ def run_python(code, env=None, timeout=180, pythonpath=SRC):
 # --------------------------------------------------------------------------------------
 # fixtures
 # --------------------------------------------------------------------------------------
+# The dispatcher avoids the parallel backend while the machine is busy (load average);
+# the tests decide that themselves, so a loaded test machine does not change what runs.
+_core._set_busy_mode(0)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dispatch_state():
     saved_thr = relukit.thresholds()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import relukit
+from relukit import _core
 from conftest import (BACKENDS, assert_same, expected_backward, expected_mask,
                       expected_relu, random_floats, run_python)
 
@@ -589,3 +590,33 @@ def test_numba_that_fails_to_import(tmp_path):
     out = r.stdout.split("\n")
     assert out[0] == "['numpy', 'cython']"
     assert out[1] == "relu: backend cython"
+
+
+def test_busy_machine_keeps_large_calls_on_cython():
+    """Automatic dispatch avoids the parallel backend while the machine is busy, says so in
+    explain(), and a forced numba backend still runs numba."""
+    x = np.ones(relukit.thresholds()["memory-bound"]["float32"] * 2, np.float32)
+    try:
+        _core._set_busy_mode(1)
+        text = relukit.explain("relu", x)
+        assert text.splitlines()[0] == "relu: backend cython"
+        assert "busy" in text
+        if "numba" in relukit.backends():
+            with relukit.use_backend("numba"):
+                assert relukit.explain("relu", x).splitlines()[0] == "relu: backend numba"
+        _core._set_busy_mode(0)
+        expected = "numba" if "numba" in relukit.backends() else "cython"
+        assert relukit.explain("relu", x).splitlines()[0] == f"relu: backend {expected}"
+    finally:
+        _core._set_busy_mode(0)
+
+
+def test_busy_check_can_be_turned_off_by_environment():
+    out = run_python("import relukit, numpy as np\n"
+                     "from relukit import _core\n"
+                     "print('numba' in relukit.backends())\n"
+                     "print(relukit.explain('relu', np.ones(10**6, np.float32)).splitlines()[0])",
+                     env={"RELUKIT_BUSY_CHECK": "0"})
+    assert out.returncode == 0, out.stderr
+    has_numba, first = out.stdout.strip().splitlines()
+    assert first == ("relu: backend numba" if has_numba == "True" else "relu: backend cython")

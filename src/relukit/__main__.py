@@ -3,7 +3,11 @@
 Commands
 --------
 bench   time every op of ``relukit.OPS`` against NumPy (and PyTorch / numexpr when
-        installed); ``python -m relukit bench --help`` for the options.
+        installed); ``--plot FILE.png`` also draws the results (needs matplotlib);
+        ``python -m relukit bench --help`` for the options.
+tune    measure where the parallel backend starts to pay on this machine and save the
+        thresholds for the dispatcher (``relukit.tune``).
+config  print how relukit is built and how it dispatches (``relukit.show_config()``).
 """
 import argparse
 import sys
@@ -12,7 +16,8 @@ import sys
 def _bench(sub):
     p = sub.add_parser("bench", help="benchmark every op against NumPy (and torch/numexpr if installed)",
                        description="Benchmark every op in relukit.OPS against NumPy's idioms "
-                                   "(and PyTorch / numexpr when importable), timed side by side.")
+                                   "(and PyTorch / numexpr when importable), timed side by side; "
+                                   "--plot draws the results (matplotlib).")
 
     def run(args):
         from . import bench
@@ -22,8 +27,26 @@ def _bench(sub):
     p.set_defaults(_run=run)
 
 
+def _tune(sub):
+    from . import tune
+    p = sub.add_parser("tune", help="measure the Cython/Numba crossovers and save them",
+                       description=tune.__doc__.split("\n\n")[0])
+    tune.add_arguments(p)
+    p.set_defaults(_run=tune.run)
+
+
+def _config(sub):
+    p = sub.add_parser("config", help="show the build, backends, threads and thresholds")
+
+    def run(args):
+        import relukit
+        relukit.show_config()
+        return 0
+    p.set_defaults(_run=run)
+
+
 # Subcommands: name -> function adding its parser to the subparsers object.
-COMMANDS = {"bench": _bench}
+COMMANDS = {"bench": _bench, "tune": _tune, "config": _config}
 
 
 def main(argv=None):

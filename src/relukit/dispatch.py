@@ -12,7 +12,9 @@ Decision order, first match wins:
 3. layout: the Numba kernels take same-order contiguous aligned arrays (C order when a
    mask is read or written); any other layout goes to the Cython strided driver.
 4. size: n at or above the threshold of the op's class and dtype -> Numba (parallel),
-   otherwise Cython (one thread, no launch cost). The thresholds are the built-in ones
+   otherwise Cython (one thread, no launch cost); unless the machine is busy (1-minute
+   load average above the core count - 0.5; RELUKIT_BUSY_CHECK=0 turns this off), where a
+   parallel launch waits for cores and one Cython thread is faster. The thresholds are the built-in ones
    below, or those ``python -m relukit tune`` measured on this machine and saved
    (``relukit.tune.config_path()``).
 """
@@ -211,6 +213,8 @@ def _configure_from_environment():
             _core._set_global_override(_backend_code(env), 1)
         except (ValueError, TypeError) as exc:
             warnings.warn(f"relukit: ignoring RELUKIT_BACKEND={env!r}: {exc}", RuntimeWarning, stacklevel=3)
+    if os.environ.get("RELUKIT_BUSY_CHECK", "").strip() == "0":
+        _core._set_busy_mode(0)         # always use the parallel backend above the thresholds
     env = os.environ.get("RELUKIT_NUM_THREADS")
     if env:
         try:

@@ -36,7 +36,7 @@ class Op:
     # "elementwise": forward(x, *params, out=None[, return_mask]) and an elementwise backward
     # (the generic tests and benchmarks take these); "composite": an op with extra array
     # arguments or another output shape (prelu, crelu, brelu), whose call is made by
-    # ``sample_call(x, rng) -> (forward kwargs, backward(grad, x) -> result)``.
+    # ``sample_args(x, rng) -> dict of the required arguments`` (weight, biases).
     kind: str = "elementwise"
     sample_args: Callable = None    # composite ops: f(x, rng) -> dict of required arguments
     other_dtypes: str = "float16 and integer dtypes are computed by the NumPy reference"
@@ -214,7 +214,7 @@ register(Op(
     other_dtypes="float16 is computed by the NumPy reference; integer input is a TypeError",
     numpy_forward=_np_leaky_inplace,
     numpy_backward=_np_leaky_backward,
-    numpy_saved=lambda x: x > 0,
+    numpy_saved=lambda x, negative_slope=0.01: x > 0,
     params={"negative_slope": 0.01},
 ))
 
@@ -273,6 +273,24 @@ def _erf():
         return erf
     except ImportError:                 # NumPy has no erf; element by element through libm
         return lambda v: np.frompyfunc(math.erf, 1, 1)(v).astype(v.dtype)
+
+
+def _np_gelu(x, approximate):
+    # constants in x's dtype, so float32 stays float32 under NumPy 2's promotion rules
+    c = x.dtype.type
+    if approximate == "tanh":
+        return c(0.5) * x * (1 + np.tanh(c(math.sqrt(2 / math.pi)) * (x + c(0.044715) * x ** 3)))
+    return c(0.5) * x * (1 + _erf()(x / c(math.sqrt(2))))
+
+
+def _np_gelu_grad(x, approximate):
+    c = x.dtype.type
+    if approximate == "tanh":
+        k = c(math.sqrt(2 / math.pi))
+        t = np.tanh(k * (x + c(0.044715) * x ** 3))
+        return c(0.5) * (1 + t) + c(0.5) * x * (1 - t * t) * k * (1 + c(3 * 0.044715) * x * x)
+    return (c(0.5) * (1 + _erf()(x / c(math.sqrt(2))))
+            + x * np.exp(c(-0.5) * x * x) / c(math.sqrt(2 * math.pi)))
 
 
 def _assign(x, value):
@@ -400,10 +418,9 @@ register(Op(
     max_ulp=4,
     other_dtypes=SMOOTH,
     numpy_text="0.5 * x * (1 + erf(x / sqrt(2)))",
-    numpy_forward=lambda x, approximate="none": _assign(x, 0.5 * x * (1 + _erf()(x / np.sqrt(2)))),
+    numpy_forward=lambda x, approximate="none": _assign(x, _np_gelu(x, approximate)),
     numpy_saved=lambda x, approximate="none": x.copy(),
-    numpy_backward=lambda g, x, approximate="none": _assign(g, g * (
-        0.5 * (1 + _erf()(x / np.sqrt(2))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi))),
+    numpy_backward=lambda g, x, approximate="none": _assign(g, g * _np_gelu_grad(x, approximate)),
     params={"approximate": "none"},
 ))
 

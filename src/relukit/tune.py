@@ -141,17 +141,22 @@ def _bar(done, total, label, width=30):
         sys.stderr.write("\n")
 
 
-def main(argv=None):
-    import argparse
-
-    import relukit
-    from relukit.dispatch import NEVER
-
-    p = argparse.ArgumentParser(prog="python -m relukit tune", description=__doc__.split("\n\n")[0])
+def add_arguments(p):
     p.add_argument("--quick", action="store_true", help="fewer sizes and repeats (about 20 s)")
     p.add_argument("--dry-run", action="store_true", help="measure and print, do not save")
     p.add_argument("--output", help=f"where to save (default: {config_path()})")
-    args = p.parse_args(argv)
+
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m relukit tune", description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def run(args):
+    import relukit
+    from relukit.dispatch import NEVER
 
     if "numba" not in relukit.backends():
         print("relukit tune: numba is not installed; nothing to tune", file=sys.stderr)
