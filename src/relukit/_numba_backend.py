@@ -168,8 +168,14 @@ def mask_scale(g, mask, y, slope):
 
 @_parallel_jit
 def prelu(x, y, slopes, inner, nchan):
-    for i in prange(x.size):
-        y[i] = _leaky_one(x[i], slopes[(i // inner) % nchan])
+    # rows of `inner` elements share a slope: no division per element, and the inner loop
+    # vectorises (the per-element index form ran at ~3 ms for 10**6 float32)
+    nrows = x.size // max(inner, 1)
+    for row in prange(nrows):
+        s = slopes[row % nchan]
+        base = row * inner
+        for i in range(base, base + inner):
+            y[i] = _leaky_one(x[i], s)
 
 
 @_parallel_jit
