@@ -7,29 +7,15 @@ Every call is made once untraced first (for the numba backend that excludes comp
 These guarantees are the compiled backends' (float32/float64 under automatic dispatch): the
 ``numpy`` backend is the readable reference and allocates boolean temporaries, as the README
 says."""
-import tracemalloc
 
 import numpy as np
 import pytest
 
 import relukit
-from conftest import assert_same, expected_backward, expected_mask, expected_relu, random_floats
+from conftest import traced_allocation, assert_same, expected_backward, expected_mask, expected_relu, random_floats
 
 N = 10**6
 SMALL = 64 * 1024          # allowance for interpreter noise: far below any array here
-
-
-def traced_peak(fn):
-    fn()                                 # warm-up: compilation, lazy imports, caches
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base, _ = tracemalloc.get_traced_memory()
-        result = fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak - base, result
 
 
 def _float_layouts(dtype):
@@ -62,7 +48,7 @@ def test_relu_in_place_allocates_nothing(compiled_backend, warm, layout, dtype):
         x = next(it)
         return relukit.relu(x, out=x)
 
-    peak, y = traced_peak(call)
+    peak, y = traced_allocation(call)
     assert y is xs[1]
     assert_same(y, expected_relu(x0))
     assert peak < SMALL, f"relu(x, out=x) allocated {peak} bytes for a {x0.nbytes}-byte array"
@@ -73,7 +59,7 @@ def test_relu_into_given_out_allocates_nothing(compiled_backend, warm, dtype):
     rng = np.random.default_rng(1)
     x = random_floats(rng, N, dtype)
     out = np.empty_like(x)
-    peak, y = traced_peak(lambda: relukit.relu(x, out=out))
+    peak, y = traced_allocation(lambda: relukit.relu(x, out=out))
     assert y is out
     assert_same(out, expected_relu(x))
     assert peak < SMALL, f"relu(x, out=out) allocated {peak} bytes for a {x.nbytes}-byte array"
@@ -92,7 +78,7 @@ def test_relu_backward_in_place_allocates_nothing(compiled_backend, warm, layout
         g = next(it)
         return relukit.relu_backward(g, m, out=g)
 
-    peak, y = traced_peak(call)
+    peak, y = traced_allocation(call)
     assert y is gs[1]
     assert_same(y, expected_backward(g0, m))
     assert peak < SMALL, f"relu_backward(g, m, out=g) allocated {peak} bytes"
@@ -110,7 +96,7 @@ def test_return_mask_allocates_only_the_mask(compiled_backend, warm, layout, dty
         x = next(it)
         return relukit.relu(x, out=x, return_mask=True)
 
-    peak, (y, m) = traced_peak(call)
+    peak, (y, m) = traced_allocation(call)
     assert_same(y, expected_relu(x0))
     assert_same(m, expected_mask(x0))
     mask_bytes = (N + 7) // 8
@@ -123,6 +109,6 @@ def test_return_mask_allocates_only_the_mask(compiled_backend, warm, layout, dty
 def test_out_none_allocates_the_output(compiled_backend, warm):
     """Sanity check of the method: a call that must allocate is seen allocating."""
     x = random_floats(np.random.default_rng(3), N, np.float32)
-    peak, y = traced_peak(lambda: relukit.relu(x))
+    peak, y = traced_allocation(lambda: relukit.relu(x))
     assert peak >= x.nbytes
     assert_same(y, expected_relu(x))
