@@ -653,7 +653,8 @@ def _add_relukit(cell, bop, variant, make, backends, x, g=None, saved=None):
     cell.contenders.append(make(None))
     if not backends:
         return
-    for b in ("cython", "numba"):
+    forced = backends if isinstance(backends, tuple) else ("cython", "numba")
+    for b in forced:
         if b not in relukit.backends():
             continue
         runs = which_backend(bop, variant, x, g, saved, forced=b)
@@ -1290,8 +1291,11 @@ def environment(peers):
     return env
 
 
-def warm_up_numba(ops, dtypes):
-    """Compile (or load) every Numba kernel the run will use; returns (seconds, warning lines)."""
+def warm_up_numba(ops, dtypes, wanted=None, skip_masks=False):
+    """Compile (or load) every Numba kernel the run will use; returns (seconds, warning lines).
+
+    ``wanted(bench_op, dtype)`` limits it to the ops and dtypes the run times (a cold cache
+    compiles every kernel variant: ~45 s for all ops in both dtypes on 2 cores)."""
     if "numba" not in relukit.backends():
         return 0.0, []
     t0 = time.perf_counter()
@@ -1302,6 +1306,8 @@ def warm_up_numba(ops, dtypes):
             for dt in dtypes:
                 x0 = np.linspace(-1, 1, 64).astype(dt)
                 for b in map(as_bench_op, ops):
+                    if wanted is not None and not wanted(b, dt):
+                        continue
                     op, P = b.op, b.params
                     if b.key == "prelu":
                         xs = x0.reshape(2, 4, 2, 4)
@@ -1320,9 +1326,10 @@ def warm_up_numba(ops, dtypes):
                         op.forward(x0.copy(), **P)
                         xc = x0.copy()
                         op.forward(xc, out=xc, **P)
-                        if b.group == "masked":
+                        if b.group == "masked" and not skip_masks:
                             op.forward(x0.copy(), return_mask=True, **P)
-                        op.backward(x0.copy(), relukit_saved(op, x0, P), **P)
+                        if b.group != "masked" or not skip_masks:
+                            op.backward(x0.copy(), relukit_saved(op, x0, P), **P)
     seconds = time.perf_counter() - t0
     texts = [str(w.message) for w in caught]
     uncached = sorted({t.split('"')[1] for t in texts if t.startswith("Cannot cache") and t.count('"') >= 2})
@@ -1514,6 +1521,16 @@ def plan(args):
     return out
 
 
+def quick_skips_numba(args, bop, variant):
+    """With --quick, the mask kernels are not run on forced numba: automatic dispatch never
+    uses them (their threshold is "never") and compiling them costs ~10 s of a cold cache."""
+    return bool(args.quick) and bop.group == "masked" and variant in ("forward + mask", "backward")
+
+
+def forced_columns(args, bop, variant):
+    return ("cython",) if quick_skips_numba(args, bop, variant) else True
+
+
 def runs_at(args, bop, n, dtype):
     """Whether ``bop`` runs at (n, dtype): with a plain ``--quick`` the smooth and composite
     ops run at :data:`QUICK_SMOOTH_PAIRS` only (and 10^8 with ``--big`` only for the masked)."""
@@ -1599,7 +1616,10 @@ def run(args, out=None):
     peers = load_peers(not args.no_peers)
     use_rich = _has_rich() and not args.plain
 
-    warm_s, warm_msgs = warm_up_numba(ops, sorted({d for _, d in pairs} | {"float32"}))
+    warm_s, warm_msgs = warm_up_numba(
+        ops, sorted({d for _, d in pairs} | {"float32"}),
+        wanted=lambda b, dt: any(d == dt and runs_at(args, b, n, d) for n, d in pairs),
+        skip_masks=bool(args.quick))
     env = environment(peers)
     if "numba" in relukit.backends():
         try:
@@ -1662,7 +1682,7 @@ def run(args, out=None):
             for variant in variants:
                 if variant not in variants_of(bop):
                     continue
-                cell = build_cell(bop, variant, inp, peers=peers,
+                cell = build_cell(bop, variant, inp, peers=peers, backends=forced_columns(args, bop, variant),
                                   bandwidth=(variant == "forward in place" and bop.group != "composite"))
                 res = measure(cell, **timing_kw)
                 record["cells"].append(_cell_record(cell, res))
