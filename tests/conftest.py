@@ -288,3 +288,21 @@ def traced_allocation(fn):
     finally:
         tracemalloc.stop()
     return peak - base, result
+
+
+SENTINEL = 12345.0
+
+def bad_outs(x):
+    """Outputs that must be refused, each with the error it must raise: wrong shape, dtype,
+    byte order, read-only; filled with SENTINEL so a test can check nothing was written."""
+    ro = np.full_like(x, SENTINEL)
+    ro.flags.writeable = False
+    other = np.float64 if x.dtype == np.float32 else np.float32
+    return {
+        "shape-short": (ValueError, np.full(x.size - 1, SENTINEL, x.dtype)),
+        "shape-2d": (ValueError, np.full((1, x.size), SENTINEL, x.dtype)),
+        "dtype": (TypeError, np.full_like(x, SENTINEL, dtype=other)),
+        "dtype-f16": (TypeError, np.full_like(x, SENTINEL, dtype=np.float16)),
+        "byteswapped": (TypeError, np.full_like(x, SENTINEL, dtype=x.dtype.newbyteorder())),
+        "read-only": (ValueError, ro),
+    }

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 
 import relukit
-from conftest import (BACKENDS, COMPILED_DTYPES, LOW_THRESHOLDS, NumbaSpy, assert_same,
+from conftest import (SENTINEL, bad_outs, BACKENDS, COMPILED_DTYPES, LOW_THRESHOLDS, NumbaSpy, assert_same,
                       random_floats, special_values, traced_allocation)
 
 FLOATS = (np.float16, np.float32, np.float64)
 SLOPES = (0.01, 0.2, 1 / 3, -0.5, -1.0, 0.0, 1.0, 1.5, 3.0)
-SENTINEL = 12345.0
 
 
 # --------------------------------------------------------------------------------------
@@ -354,18 +353,6 @@ def test_leaky_integer_is_type_error_nothing_written(backend, dtype):
 # --------------------------------------------------------------------------------------
 # errors before anything is written
 # --------------------------------------------------------------------------------------
-def _bad_outs(x):
-    ro = np.full_like(x, SENTINEL)
-    ro.flags.writeable = False
-    other = np.float64 if x.dtype == np.float32 else np.float32
-    return {
-        "shape-short": (ValueError, np.full(x.size - 1, SENTINEL, x.dtype)),
-        "shape-2d": (ValueError, np.full((1, x.size), SENTINEL, x.dtype)),
-        "dtype": (TypeError, np.full_like(x, SENTINEL, dtype=other)),
-        "dtype-f16": (TypeError, np.full_like(x, SENTINEL, dtype=np.float16)),
-        "byteswapped": (TypeError, np.full_like(x, SENTINEL, dtype=x.dtype.newbyteorder())),
-        "read-only": (ValueError, ro),
-    }
 
 
 FORWARDS = {
@@ -376,13 +363,13 @@ FORWARDS = {
 
 
 @pytest.mark.parametrize("fn", list(FORWARDS))
-@pytest.mark.parametrize("case", list(_bad_outs(np.zeros(4, np.float32))))
+@pytest.mark.parametrize("case", list(bad_outs(np.zeros(4, np.float32))))
 @pytest.mark.parametrize("dtype", COMPILED_DTYPES)
 @pytest.mark.parametrize("return_mask", [False, True])
 def test_forward_bad_out_nothing_written(backend, fn, case, dtype, return_mask):
     x = np.linspace(-8, 8, 100).astype(dtype)
     x0 = x.copy()
-    exc, out = _bad_outs(x)[case]
+    exc, out = bad_outs(x)[case]
     snapshot = out.copy()
     with pytest.raises(exc, match=r"\bout\b"):
         FORWARDS[fn](x, out=out, return_mask=return_mask)
@@ -405,7 +392,7 @@ def test_forward_read_only_in_place(backend, fn):
 def test_backward_bad_out_nothing_written(backend, case, which):
     g = np.linspace(-8, 8, 100).astype(np.float32)
     m = exp_relu6_mask(g)
-    exc, out = _bad_outs(g)[case]
+    exc, out = bad_outs(g)[case]
     snapshot = out.copy()
     with pytest.raises(exc, match=r"\bout\b"):
         if which == "relu6":

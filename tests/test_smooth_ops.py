@@ -30,13 +30,12 @@ from hypothesis import strategies as st
 
 import relukit
 from relukit import reference
-from conftest import (BACKENDS, COMPILED_DTYPES, LOW_THRESHOLDS, assert_same,
+from conftest import (SENTINEL, bad_outs, BACKENDS, COMPILED_DTYPES, LOW_THRESHOLDS, assert_same,
                       lower_thresholds_to, make_nan, random_floats, special_values)
 import mp_reference as mr
 
 MAX_ULP = 4
 FLOATS = (np.float16, np.float32, np.float64)
-SENTINEL = 12345.0
 SELU_NEGCOEF = 1.7580993408473768          # alpha * scale, correctly rounded to double
 
 # variant id -> (op name, keyword parameters)
@@ -293,21 +292,9 @@ def test_partially_overlapping_out(backend, vid):
     assert_same(out, expected)
 
 
-def _bad_outs(x):
-    ro = np.full_like(x, SENTINEL)
-    ro.flags.writeable = False
-    other = np.float64 if x.dtype == np.float32 else np.float32
-    return {
-        "shape-short": (ValueError, np.full(x.size - 1, SENTINEL, x.dtype)),
-        "shape-2d": (ValueError, np.full((1, x.size), SENTINEL, x.dtype)),
-        "dtype": (TypeError, np.full_like(x, SENTINEL, dtype=other)),
-        "dtype-f16": (TypeError, np.full_like(x, SENTINEL, dtype=np.float16)),
-        "byteswapped": (TypeError, np.full_like(x, SENTINEL, dtype=x.dtype.newbyteorder())),
-        "read-only": (ValueError, ro),
-    }
 
 
-@pytest.mark.parametrize("case", list(_bad_outs(np.zeros(4))))
+@pytest.mark.parametrize("case", list(bad_outs(np.zeros(4))))
 @pytest.mark.parametrize("dtype", COMPILED_DTYPES)
 @pytest.mark.parametrize("vid", list(VARIANTS))
 def test_bad_out_raises_before_writing(backend, vid, dtype, case):
@@ -315,7 +302,7 @@ def test_bad_out_raises_before_writing(backend, vid, dtype, case):
     s = saved_for(vid, x)
     g = np.ones_like(x)
     x0, s0 = x.copy(), s.copy()
-    exc, out = _bad_outs(x)[case]
+    exc, out = bad_outs(x)[case]
     snapshot = out.copy()
     with pytest.raises(exc, match=r"\bout\b"):
         fwd(vid, x, out=out)
