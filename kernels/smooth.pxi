@@ -175,6 +175,56 @@ cdef extern from *:
         return z > threshold ? v : sp / beta;
     }
 
+    /* Float64 tanh form: 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) as hi + lo (double-double,
+     * both constants as hi + lo too): the rounding of a plain-double 2u, amplified ~|2u|
+     * times by the sigmoid, cost up to 1,233 ulp for x < -1.4. */
+    #define RK_GELU_K_HI 0.044715
+    #define RK_GELU_K_LO 2.1960211427085595e-18
+    #define RK_C2_HI 1.5957691216057308
+    #define RK_C2_LO (-9.96930880911092e-17)
+    RK_INLINE double rk_gelu_tanh_u2(double v, double *lo)
+    {
+        double p2 = v * v, e2 = fma(v, v, -p2);
+        double p3 = p2 * v, e3 = fma(p2, v, -p3) + e2 * v;
+        double pt = RK_GELU_K_HI * p3;
+        double et = fma(RK_GELU_K_HI, p3, -pt) + RK_GELU_K_HI * e3 + RK_GELU_K_LO * p3;
+        double ps = v + pt, bb = ps - v;
+        double es = ((v - (ps - bb)) + (pt - bb)) + et;
+        double pu = RK_C2_HI * ps;
+        double eu = fma(RK_C2_HI, ps, -pu) + RK_C2_HI * es + RK_C2_LO * ps;
+        /* beyond |2u| = 1e6 the result is 0 or x whatever lo is (and e^lo = 1 + lo no
+         * longer holds); NaN and inf fail the test too */
+        *lo = (RK_FABS(pu) <= 1e6) ? eu : 0.0;
+        return pu;
+    }
+
+    /* x sigmoid(hi + lo) = x (s + s t lo), t = sigmoid(-hi); below hi = -708 the sigmoid is
+     * subnormal, so x e (1 + lo) e with e = exp(hi / 2) rounds once into the result. */
+    RK_INLINE double rk_gelu_tanh_precise(double v)
+    {
+        double lo, u2 = rk_gelu_tanh_u2(v, &lo);
+        double s = rk_sigmoid(u2), t = rk_sigmoid(-u2);
+        double e = rk_exp(0.5 * u2);
+        double tail = ((v * e) * (1.0 + lo)) * e;
+        return u2 < -708.0 ? tail : v * (s + (s * t) * lo);
+    }
+
+    RK_INLINE double rk_gelu_tanh_grad_precise(double g, double v)
+    {
+        double lo, u2 = rk_gelu_tanh_u2(v, &lo);
+        double du2 = RK_C2_HI * (1.0 + 3.0 * RK_GELU_TANH_C * (v * v));
+        double s = rk_sigmoid(u2), t = rk_sigmoid(-u2);
+        double ds = (s * t) * lo;
+        s = s + ds;
+        t = t - ds;
+        double main = g * (s + (v * du2) * (s * t));
+        double e = rk_exp(0.5 * u2);
+        double tail = (((g * (1.0 + (v * du2) * t)) * e) * (1.0 + lo)) * e;
+        main = u2 < -708.0 ? tail : main;
+        double far = v > 0 ? g : 0.0;
+        return RK_FABS(v) >= 1e30 ? far : main;
+    }
+
     /* d/dx x sigmoid(2u) = s + x (2u)' s (1 - s); beyond |x| = 1e30 (where x^3 would
      * overflow and give inf * 0) the derivative is 1 for x > 0 and 0 for x < 0. */
     RK_INLINE double rk_gelu_tanh_grad_one(double g, double v)
@@ -200,6 +250,8 @@ cdef extern from *:
     double gelu_grad_one "rk_gelu_grad_one"(double g, double v) nogil
     double gelu_tanh_one "rk_gelu_tanh_one"(double v) nogil
     double gelu_tanh_grad_one "rk_gelu_tanh_grad_one"(double g, double v) nogil
+    double gelu_tanh_precise "rk_gelu_tanh_precise"(double v) nogil
+    double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor) nogil
     float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold) nogil
 
@@ -291,7 +343,7 @@ cdef void gelu_kernel(const real* a, const real* b, const real* c, const uint8_t
                 y[i] = rk_geluf(a[i])
     elif params[0] != 0:
         for i in range(n):
-            y[i] = gelu_tanh_one(a[i])
+            y[i] = gelu_tanh_precise(a[i])
     else:
         for i in range(n):
             y[i] = gelu_exact_precise(a[i])
@@ -304,6 +356,9 @@ cdef void gelu_grad_kernel(const real* a, const real* b, const real* c, const ui
     if params[0] == 0:
         for i in range(n):
             y[i] = <real>gelu_grad_one(a[i], b[i])
-    else:
+    elif real is float:
         for i in range(n):
             y[i] = <real>gelu_tanh_grad_one(a[i], b[i])
+    else:
+        for i in range(n):
+            y[i] = gelu_tanh_grad_precise(a[i], b[i])

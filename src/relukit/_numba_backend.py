@@ -317,6 +317,68 @@ def _gelu_tanh_grad_one(g, v):
     return rk_select(abs(v) >= 1e30, far, main)
 
 
+_GELU_K_HI = 0.044715
+_GELU_K_LO = 2.1960211427085595e-18
+_C2_HI = 1.5957691216057308
+_C2_LO = -9.96930880911092e-17
+
+
+@_elementwise
+def _gelu_tanh_u2(v):
+    # 2u as hi + lo in double-double, as rk_gelu_tanh_u2 in kernels/smooth.pxi
+    p2 = v * v
+    e2 = rk_fma(v, v, -p2)
+    p3 = p2 * v
+    e3 = rk_fma(p2, v, -p3) + e2 * v
+    pt = _GELU_K_HI * p3
+    et = rk_fma(_GELU_K_HI, p3, -pt) + _GELU_K_HI * e3 + _GELU_K_LO * p3
+    ps = v + pt
+    bb = ps - v
+    es = ((v - (ps - bb)) + (pt - bb)) + et
+    pu = _C2_HI * ps
+    eu = rk_fma(_C2_HI, ps, -pu) + _C2_HI * es + _C2_LO * ps
+    return pu, rk_select(abs(pu) <= 1e6, eu, 0.0)
+
+
+@_elementwise
+def _gelu_tanh_precise(v):
+    u2, lo = _gelu_tanh_u2(v)
+    s = rk_sigmoid(u2)
+    t = rk_sigmoid(-u2)
+    e = rk_exp(0.5 * u2)
+    tail = ((v * e) * (1.0 + lo)) * e
+    return rk_select(u2 < -708.0, tail, v * (s + (s * t) * lo))
+
+
+@_elementwise
+def _gelu_tanh_grad_precise(g, v):
+    u2, lo = _gelu_tanh_u2(v)
+    du2 = _C2_HI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
+    s = rk_sigmoid(u2)
+    t = rk_sigmoid(-u2)
+    ds = (s * t) * lo
+    s = s + ds
+    t = t - ds
+    main = g * (s + (v * du2) * (s * t))
+    e = rk_exp(0.5 * u2)
+    tail = (((g * (1.0 + (v * du2) * t)) * e) * (1.0 + lo)) * e
+    main = rk_select(u2 < -708.0, tail, main)
+    far = rk_select(v > 0, g, 0.0)
+    return rk_select(abs(v) >= 1e30, far, main)
+
+
+@_parallel_jit
+def gelu_tanh_precise(x, y):
+    for i in prange(x.size):
+        y[i] = _gelu_tanh_precise(x[i])
+
+
+@_parallel_jit
+def gelu_tanh_grad_precise(g, x, y):
+    for i in prange(g.size):
+        y[i] = _gelu_tanh_grad_precise(g[i], x[i])
+
+
 @_parallel_jit
 def elu(x, y, negcoef, poscoef, divisor, neglo):
     for i in prange(x.size):
@@ -362,14 +424,6 @@ def silu_grad(g, x, y):
 def gelu_precise(x, y):
     for i in prange(x.size):
         y[i] = _gelu_exact_precise(x[i])
-
-
-@_parallel_jit
-def gelu_tanh(x, y):
-    for i in prange(x.size):
-        v = np.float64(x[i])
-        u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
-        y[i] = v * rk_sigmoid(u2)
 
 
 @_parallel_jit
@@ -461,9 +515,10 @@ _RUNNERS = {
     "silu_grad": lambda a, b, c, mi, y, mo, p: silu_grad(a, b, y),
     "gelu": lambda a, b, c, mi, y, mo, p: (
         (gelu_tanh_f32(a, y) if p[0] != 0 else gelu_f32(a, y)) if _f32(a) else
-        (gelu_tanh(a, y) if p[0] != 0 else gelu_precise(a, y))),
-    "gelu_grad": lambda a, b, c, mi, y, mo, p: (gelu_grad(a, b, y) if p[0] == 0
-                                                else gelu_tanh_grad(a, b, y)),
+        (gelu_tanh_precise(a, y) if p[0] != 0 else gelu_precise(a, y))),
+    "gelu_grad": lambda a, b, c, mi, y, mo, p: (
+        gelu_grad(a, b, y) if p[0] == 0 else
+        gelu_tanh_grad(a, b, y) if _f32(a) else gelu_tanh_grad_precise(a, b, y)),
 }
 
 

@@ -263,6 +263,8 @@ _erfc = np.frompyfunc(math.erfc, 1, 1)     # NumPy has no erfc; libm's is < 1 ul
 _SQRT1_2 = 0.7071067811865476
 _SQRT1_2_LO = -4.833646656726457e-17       # 1/sqrt 2 - _SQRT1_2
 _TWO_OVER_SQRTPI = 1.1283791670955126
+_GELU_K_HI, _GELU_K_LO = 0.044715, 2.1960211427085595e-18          # 0.044715 = hi + lo
+_C2_HI, _C2_LO = 1.5957691216057308, -9.96930880911092e-17         # 2 sqrt(2/pi) = hi + lo
 
 
 def _erfc_array(t):
@@ -431,9 +433,28 @@ def gelu(x, approximate="none", out=None):
             dens = _TWO_OVER_SQRTPI * np.exp(-h) * (1 - hl)
             value = (0.5 * xd) * (_erfc_array(t) - dens * tlo)
         else:
-            u2 = 2 * math.sqrt(2 / math.pi) * (xd + 0.044715 * xd ** 3)
-            value = xd * _sigmoid(u2)
+            u2, lo = _gelu_tanh_u2(xd)
+            s, t = _sigmoid(u2), _sigmoid(-u2)
+            e = np.exp(0.5 * u2)        # below -708, x e e keeps a subnormal result to one rounding
+            value = np.where(u2 < -708, ((xd * e) * (1 + lo)) * e, xd * (s + (s * t) * lo))
     return _finish(x, value, out)
+
+
+def _gelu_tanh_u2(x):
+    """2u = 2 sqrt(2/pi) (x + 0.044715 x^3) as hi + lo: the sigmoid amplifies the rounding
+    of a plain-double 2u ~|2u| times (up to ~1,200 ulp), so it is carried in double-double,
+    with both constants as hi + lo."""
+    p2, e2 = _two_prod(x, x)
+    p3, e3 = _two_prod(p2, x)
+    e3 = e3 + e2 * x
+    pt, et = _two_prod(np.float64(_GELU_K_HI), p3)
+    et = et + _GELU_K_HI * e3 + _GELU_K_LO * p3
+    ps = x + pt
+    bb = ps - x
+    es = ((x - (ps - bb)) + (pt - bb)) + et
+    pu, eu = _two_prod(np.float64(_C2_HI), ps)
+    eu = eu + _C2_HI * es + _C2_LO * ps
+    return pu, np.where(np.abs(pu) <= 1e6, eu, 0.0)
 
 
 def gelu_backward(grad, x, approximate="none", out=None):
@@ -448,10 +469,13 @@ def gelu_backward(grad, x, approximate="none", out=None):
             cdf = 0.5 * _erfc_array(-xd * _SQRT1_2)
             value = g * (cdf + xd * pdf)
         else:
-            c = math.sqrt(2 / math.pi)
-            u2 = 2 * c * (xd + 0.044715 * xd ** 3)
-            du2 = 2 * c * (1 + 3 * 0.044715 * xd * xd)
+            u2, lo = _gelu_tanh_u2(xd)
+            du2 = _C2_HI * (1 + 3 * 0.044715 * xd * xd)
             s, t = _sigmoid(u2), _sigmoid(-u2)
-            value = np.where(np.abs(xd) >= 1e30, np.where(xd > 0, g, 0.0),  # x^3: inf * 0
-                             g * (s + (xd * du2) * (s * t)))
+            ds = (s * t) * lo
+            s, t = s + ds, t - ds
+            e = np.exp(0.5 * u2)
+            main = np.where(u2 < -708, (((g * (1 + (xd * du2) * t)) * e) * (1 + lo)) * e,
+                            g * (s + (xd * du2) * (s * t)))
+            value = np.where(np.abs(xd) >= 1e30, np.where(xd > 0, g, 0.0), main)  # x^3: inf * 0
     return _finish(grad, value, out)
