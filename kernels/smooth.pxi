@@ -110,13 +110,8 @@ cdef extern from *:
     }
 
     /* gelu exact: 0.5 x erfc(-x / sqrt 2); erfc keeps the negative tail accurate where
-     * 0.5 x (1 + erf) would cancel to 0, so gelu(-30) is tiny and negative. */
-    RK_INLINE double rk_gelu_exact_one(double v)
-    {
-        return (0.5 * v) * rk_erfc(-v * RK_SQRT1_2);
-    }
-
-    /* Float64: erfc's relative sensitivity to its argument grows like 2t^2, so the rounding
+     * 0.5 x (1 + erf) would cancel to 0, so gelu(-30) is tiny and negative.
+     * erfc's relative sensitivity to its argument grows like 2t^2, so the rounding
      * of t = -x/sqrt 2 alone costs up to ~1,200 ulp near underflow. t is carried as
      * t + tlo (the FMA-recovered product error plus 1/sqrt 2's own representation error)
      * and erfc corrected to first order: erfc(t + tlo) = erfc(t) - 2/sqrt(pi) e^{-t^2} tlo,
@@ -146,14 +141,6 @@ cdef extern from *:
         double pdf = RK_INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo);
         double cdf = 0.5 * rk_erfc(-v * RK_SQRT1_2);
         return g * (cdf + v * pdf);
-    }
-
-    /* gelu tanh: 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3),
-     * for the same reason (1 + tanh(u) cancels for u -> -inf). */
-    RK_INLINE double rk_gelu_tanh_one(double v)
-    {
-        double u2 = 2.0 * RK_SQRT_2_OVER_PI * (v + RK_GELU_TANH_C * (v * v * v));
-        return v * rk_sigmoid(u2);
     }
 
     /* float32 forms (vmathf.h). elu: the coefficients rounded to float, x <= 0 takes the
@@ -198,8 +185,10 @@ cdef extern from *:
         return pu;
     }
 
-    /* x sigmoid(hi + lo) = x (s + s t lo), t = sigmoid(-hi); below hi = -708 the sigmoid is
-     * subnormal, so x e (1 + lo) e with e = exp(hi / 2) rounds once into the result. */
+    /* gelu tanh: 0.5 x (1 + tanh(u)) = x sigmoid(2u) (1 + tanh(u) would cancel for
+     * u -> -inf), and x sigmoid(hi + lo) = x (s + s t lo), t = sigmoid(-hi); below
+     * hi = -708 the sigmoid is subnormal, so x e (1 + lo) e with e = exp(hi / 2) rounds
+     * once into the result. */
     RK_INLINE double rk_gelu_tanh_precise(double v)
     {
         double lo, u2 = rk_gelu_tanh_u2(v, &lo);
@@ -245,10 +234,8 @@ cdef extern from *:
                                                      double threshold) nogil
     double silu_one "rk_silu_one"(double v) nogil
     double silu_grad_one "rk_silu_grad_one"(double g, double v) nogil
-    double gelu_exact_one "rk_gelu_exact_one"(double v) nogil
     double gelu_exact_precise "rk_gelu_exact_precise"(double v) nogil
     double gelu_grad_one "rk_gelu_grad_one"(double g, double v) nogil
-    double gelu_tanh_one "rk_gelu_tanh_one"(double v) nogil
     double gelu_tanh_grad_one "rk_gelu_tanh_grad_one"(double g, double v) nogil
     double gelu_tanh_precise "rk_gelu_tanh_precise"(double v) nogil
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
