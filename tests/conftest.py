@@ -31,6 +31,13 @@ from hypothesis import HealthCheck, settings
 import relukit
 from relukit import _core
 
+# tests/test_isa_levels.py runs the kernel tests once per instruction-set level by setting
+# RELUKIT_ISA; a level that silently fell back to another would test the wrong build.
+_FORCED_ISA = os.environ.get("RELUKIT_ISA", "").strip().lower()
+if _FORCED_ISA and relukit._isa.LEVEL != _FORCED_ISA:
+    raise pytest.UsageError(f"RELUKIT_ISA={_FORCED_ISA} but relukit loaded the "
+                            f"{relukit._isa.LEVEL} build")
+
 BACKENDS = relukit.backends()
 COMPILED_DTYPES = (np.float32, np.float64)
 

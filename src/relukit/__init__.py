@@ -8,8 +8,13 @@ NumPy reference (``relukit.reference``), chosen per call by a compiled dispatche
 
 Importing relukit compiles nothing and does not import numba.
 """
-from . import _core, reference
-from ._core import (
+import sys as _sys
+
+from ._isa import core as _core     # the build for this CPU's instruction set (relukit._isa)
+
+_sys.modules[__name__ + "._core"] = _core    # `import relukit._core` names the chosen build
+from . import reference  # noqa: E402
+from ._core import (  # noqa: E402
     celu,
     celu_backward,
     elu,
@@ -35,7 +40,7 @@ from ._core import (
     relu6_backward,
     relu_backward,
 )
-from .dispatch import (
+from .dispatch import (  # noqa: E402
     backends,
     explain,
     get_backend,
@@ -47,7 +52,7 @@ from .dispatch import (
     thresholds,
     use_backend,
 )
-from .ops import ELEMENTWISE, MASKED, OPS, SMOOTH
+from .ops import ELEMENTWISE, MASKED, OPS, SMOOTH  # noqa: E402
 
 __version__ = "0.1.0"
 

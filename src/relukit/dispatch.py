@@ -23,7 +23,7 @@ import importlib.util
 import os
 import warnings
 
-from . import _core
+from . import _core, _isa
 
 BACKENDS = _core.BACKEND_NAMES          # ("numpy", "cython", "numba")
 _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
@@ -195,7 +195,37 @@ def explain(op, x, out=None, return_mask=False):
     return "\n".join(lines)
 
 
+def last_level_cache_bytes():
+    """Size of the largest CPU cache the operating system reports for CPU 0 (Linux sysfs),
+    or None where it reports none. (glibc's sysconf can report the host's cache inside a
+    virtual machine, ten times what the guest sees: sysfs is what this machine has.)"""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    best = None
+    try:
+        for entry in os.listdir(base):
+            if entry.startswith("index"):
+                with open(os.path.join(base, entry, "size")) as f:
+                    text = f.read().strip().upper()
+                scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+                size = int(text.rstrip("KMG")) * scale
+                best = size if best is None else max(best, size)
+    except (OSError, ValueError):
+        return None
+    return best
+
+
+# Streaming stores pay where x and y together no longer fit in the last-level cache.
+STREAM_MIN_DEFAULT = 16 << 20           # bytes of output, where the cache size is unknown
+
+
+def stream_min_bytes():
+    """Out-of-place outputs of at least this many bytes use streaming stores."""
+    llc = last_level_cache_bytes()
+    return max(4 << 20, llc // 2) if llc else STREAM_MIN_DEFAULT
+
+
 def _configure_from_environment():
+    _core._set_stream_min(stream_min_bytes())
     for name, (t32, t64) in DEFAULT_THRESHOLDS.items():
         i = _class_index(name)
         _core._set_threshold(i, 0, t32)
@@ -231,6 +261,8 @@ def show_config(file=None):
     out = file or sys.stdout
     lines = [
         f"relukit {__version__}",
+        f"  instruction set: {_isa.LEVEL} ({_isa.REASON}; built: {', '.join(_isa.built_levels())}; "
+        f"this CPU runs: {', '.join(_isa.runnable_levels())})",
         f"  compiled for: {_core.SIMD_LEVEL} (flags: {_core.BUILD_FLAGS})",
         f"  numpy {np.__version__}",
         f"  backends: {', '.join(backends())}",
@@ -250,6 +282,9 @@ def show_config(file=None):
         ]
     else:
         lines.append("  numba: not installed")
+    llc = last_level_cache_bytes()
+    lines.append(f"  streaming stores: out-of-place outputs from {stream_min_bytes() / 2**20:g} MiB "
+                 f"(last-level cache: {f'{llc / 2**20:g} MiB' if llc else 'unknown'})")
     lines.append("  thresholds (elements at which numba takes over):")
     for cls, per in thresholds().items():
         shown = ", ".join(f"{dt} {'never' if n >= NEVER else f'{n:,}'}" for dt, n in per.items())
