@@ -451,6 +451,12 @@ cdef bint _busy = False
 cdef int _busy_mode = -1      # -1: measure; 0: never busy; 1: always busy (tests, RELUKIT_BUSY_CHECK=0)
 
 
+def _streams(str function, Py_ssize_t nbytes):
+    """Whether an out-of-place, contiguous Cython call of ``function`` writing ``nbytes``
+    uses streaming stores (for explain())."""
+    return bool(STREAMABLE[FUNCTION_KERNELS[function]]) and nbytes >= _stream_min
+
+
 def _set_stream_min(Py_ssize_t nbytes):
     """Stream out-of-place outputs of at least ``nbytes`` (a huge value: never); returns
     the previous setting."""

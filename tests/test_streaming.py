@@ -106,3 +106,15 @@ def test_threshold_is_half_the_last_level_cache():
     assert dispatch.stream_min_bytes() == want
     previous = _core._set_stream_min(want)
     assert previous == want                  # what import configured
+
+
+def test_explain_says_when_a_call_streams():
+    real = _core._set_stream_min(1)
+    _core._set_stream_min(real)
+    big = np.zeros(real // 4 + 1, np.float32)
+    small = np.zeros(16, np.float32)
+    with relukit.use_backend("cython"):
+        assert "streaming stores" in relukit.explain("relu", big)
+        assert "streaming stores" not in relukit.explain("relu", big, out=big)
+        assert "streaming stores" not in relukit.explain("relu", small)
+        assert "streaming stores" not in relukit.explain("silu", big)

@@ -189,6 +189,10 @@ def explain(op, x, out=None, return_mask=False):
         lines.append(f"  {base_op.name} is composite: it runs several kernels, each on numba only "
                      "where its own arrays are contiguous (slices along an inner axis are not), "
                      "else on cython")
+    if (backend == "cython" and flat and out is not x and a.size
+            and _core._streams(op, a.size * dt.itemsize)):
+        lines.append(f"  out of place and at least {stream_min_bytes() / 2**20:g} MiB: the output "
+                     "is written with streaming stores")
     if backend == "numba":
         lines.append(f"  threads: {get_num_threads()}; if another thread is running a parallel "
                      "kernel at that moment, this call runs the Cython kernel instead")
