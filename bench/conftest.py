@@ -8,7 +8,8 @@ Run it explicitly::
 
 ``--bench-quick`` (or ``RELUKIT_BENCH_QUICK=1``) runs a tiny subset (n = 10^3 and 10^6) with
 few rounds; ``--benchmark-disable`` makes every benchmark run its call once (its result is
-still checked against relukit.reference).
+still checked against relukit.reference). ``RELUKIT_BENCH_PEERS=torch,numexpr,jax`` picks the
+peers (default: every one that imports; empty: none).
 """
 import os
 
@@ -33,7 +34,10 @@ def pytest_report_header(config):
     thr = "; ".join(f"{cls}: float32 {bench.fmt_threshold(v['float32'])}, "
                     f"float64 {bench.fmt_threshold(v['float64'])}"
                     for cls, v in relukit.thresholds().items())
-    peers = ", ".join(bench.load_peers()) or "none"
+    names = os.environ.get("RELUKIT_BENCH_PEERS")
+    loaded = bench.load_peers(names=None if names is None else [p.strip() for p in names.split(",")])
+    peers = ", ".join(f"jax ({bench.jax_threads()[0]} XLA CPU threads)" if p == "jax" else p
+                      for p in loaded) or "none"
     return [f"relukit {relukit.__version__}: backends {', '.join(relukit.backends())}, "
             f"{relukit.get_num_threads()} threads, numba thresholds ({thr}); peers: {peers}; "
             f"mode: {'quick' if bench_quick(config) else 'full'}{' + big' if config.getoption('--big') else ''}"]

@@ -11,8 +11,13 @@ implementations compared there:
 ``bandwidth-ref``    ``np.negative``: one read + one write of the same array (in place on the
                      mutated buffer; allocating for out of place), a memory-bandwidth yardstick
                      (elementwise ops only)
-``torch``/``numexpr`` peers, only when importable (and where they have the call: no in-place
-                     prelu in torch, no gelu/crelu/brelu in numexpr)
+``torch``/``numexpr``/``jax`` peers, only when importable (and where they have the call: no
+                     in-place prelu in torch, no gelu/crelu/brelu in numexpr). JAX has no
+                     in-place form: its in-place tests time the jitted functional op; every
+                     JAX call is jit-compiled and warmed up when the cell is built, its inputs
+                     are JAX arrays made once, and the timed call ends in
+                     ``.block_until_ready()``. ``RELUKIT_BENCH_PEERS=torch,jax`` (names
+                     separated by commas; empty: none) limits the peers.
 
 The ops and variants are ``relukit.bench.bench_ops()`` / ``variants_of()``: relu, relu6 and
 leaky_relu in four variants (in place, out of place, forward + mask, backward), the smooth
@@ -54,8 +59,19 @@ IMPLS = {
     "bandwidth-ref": "np.negative",
     "torch": "torch",
     "numexpr": "numexpr",
+    "jax": "jax",
 }
-PEERS = rb.load_peers()
+
+
+def _load_peers():
+    names = os.environ.get("RELUKIT_BENCH_PEERS")
+    peers = rb.load_peers(names=None if names is None else [p.strip() for p in names.split(",") if p.strip()])
+    if "jax" in peers:
+        rb.jax_enable_x64(peers["jax"])     # the float64 cases; float32 results do not change
+    return peers
+
+
+PEERS = _load_peers()
 
 # time spent on one benchmark (seconds), and bounds on its rounds: (full, quick)
 BUDGET_S = (0.25, 0.03)
@@ -86,7 +102,7 @@ def pytest_generate_tests(metafunc):
     sizes = list(QUICK_SIZES if quick else SIZES)
     if metafunc.config.getoption("--big"):
         sizes.append(BIG)
-    impls = [i for i in IMPLS if i not in ("torch", "numexpr") or i in PEERS]
+    impls = [i for i in IMPLS if i not in rb.PEER_NAMES or i in PEERS]
     cases, ids = [], []
     for n in sizes:                      # n outermost: the cached inputs are reused in order
         for dtype in DTYPES:
@@ -123,6 +139,8 @@ def _single_call_s(c, reps=3):
         for _ in range(reps):
             if c.restore is not None:
                 c.restore()
+            if c.prime is not None:
+                c.prime()
             t0 = time.perf_counter()
             c.call()
             best = min(best, time.perf_counter() - t0)

@@ -1,4 +1,4 @@
-"""``python -m relukit bench``: relukit against NumPy (and PyTorch / numexpr when installed).
+"""``python -m relukit bench``: relukit against NumPy (and PyTorch / numexpr / JAX when installed).
 
 Every op of :data:`relukit.OPS` is measured (plus ``gelu_tanh``, gelu with
 ``approximate="tanh"``), in the variants that apply to it:
@@ -27,10 +27,28 @@ array ``(32, C, H, W)`` of n elements with one weight per channel, crelu on ``(n
 
 Columns: NumPy, relukit (automatic dispatch), the speed-up NumPy time / relukit time, the
 backend automatic dispatch chose, relukit forced to each compiled backend (``use_backend``),
-and PyTorch / numexpr peers when they are importable (PyTorch also as "vs torch" = torch
-time / relukit time). A bandwidth table compares relukit's in-place forward with
-``np.negative(x, out=x)``, a one-read-one-write pass over the same memory (2 * x.nbytes
-moved per call). ``--plot FILE.png`` draws the results (matplotlib).
+and the PyTorch / numexpr / JAX peers when they are importable (``--peers`` picks some,
+``--no-peers`` none), PyTorch also as "vs torch" = torch time / relukit time, and "best
+peer" (the fastest peer of the row) with "vs best" = its time / relukit time. A bandwidth
+table compares relukit's in-place forward with ``np.negative(x, out=x)``, a
+one-read-one-write pass over the same memory (2 * x.nbytes moved per call), and shows the
+best peer's GB/s. ``--plot FILE.png`` draws the results (matplotlib).
+
+JAX (:func:`_jax_elementwise`, :func:`_jax_contender`): jax.nn's function for every op that
+has one (relu, relu6, leaky_relu, elu, selu, celu, softplus, silu, gelu with
+``approximate=False`` and ``True``); for prelu, crelu, brelu the straightforward formula
+(``jnp.where(x > 0, x, x * w)``, ``jnp.concatenate((relu(x), relu(-x)), -1)``,
+``relu(x[..., None] - b)``), and for "forward + mask" ``(f(x), x > 0)`` (relu6:
+``(x > 0) & (x < 6)``) from one jitted function; no cell is left without a JAX form.
+Backwards are ``jax.vjp`` of the forward applied to g (prelu: to x and w). Each is
+``jax.jit``-compiled and warmed up before timing, its inputs made JAX arrays once (outside
+the timing), and the timed call ends with ``.block_until_ready()``. JAX arrays are
+immutable: there is no in-place form, so JAX's "forward in place" cells time the functional
+op, which allocates its result. float64 cells need ``jax_enable_x64``, which the command
+turns on when it runs float64 (float32 results are bit-identical with it on). XLA's CPU
+client reports no thread count; its intra-op pool has one thread per usable core and no
+XLA flag limits it for elementwise ops, the CPU affinity does (``taskset``;
+:func:`jax_threads`); the header says what it found.
 
 Timing method (:func:`measure`): the contenders of one cell (op, variant, n, dtype) are
 timed round-robin, the order rotating from one repeat to the next, the garbage collector off.
@@ -51,9 +69,9 @@ the timed region):
 
 Before timing, each contender's result is checked against ``relukit.reference``: relukit
 bit-exactly for the piecewise-linear ops, within ``op.max_ulp`` ulp for the smooth ones; the
-NumPy idiom and the peers within a relative tolerance (:func:`_close_checker`). A wrong
-relukit result is flagged with ``!`` (and the exit status is 1); a peer that fails is
-dropped with a note.
+NumPy idiom and the peers within a relative tolerance (:func:`_close_checker`; JAX's float
+results must also keep the input's dtype). A wrong relukit result is flagged with ``!`` (and
+the exit status is 1); a peer that fails is dropped with a note.
 """
 from __future__ import annotations
 
@@ -360,6 +378,99 @@ def _numexpr_idioms(bop, dtype):
     return None
 
 
+def _jax_idioms(jax, bop):
+    """JAX's functions for an elementwise op: ``forward`` (f(x), jax.nn's function with the
+    op's parameters) and, for the masked ops, ``keep`` (the bool mask a user would save).
+    The backward is ``jax.vjp`` of ``forward`` (:func:`_jax_elementwise`). None where jax.nn
+    has no such function."""
+    nn = jax.nn
+    P = bop.params
+    key = bop.key
+    # Python floats for the parameters: JAX treats them as weakly typed, so float32 stays float32
+    if key == "relu":
+        return dict(forward=nn.relu, keep=lambda x: x > 0)
+    if key == "relu6":
+        return dict(forward=nn.relu6, keep=lambda x: (x > 0) & (x < 6))
+    if key == "leaky_relu":
+        s = float(P["negative_slope"])
+        return dict(forward=lambda x: nn.leaky_relu(x, s), keep=lambda x: x > 0)
+    if key == "elu":
+        a = float(P["alpha"])
+        return dict(forward=lambda x: nn.elu(x, a))
+    if key == "selu":
+        return dict(forward=nn.selu)
+    if key == "celu":
+        a = float(P["alpha"])
+        return dict(forward=lambda x: nn.celu(x, a))
+    if key == "softplus":
+        # jax.nn.softplus is logaddexp(x, 0): no beta, no threshold (where torch and relukit
+        # return x; beyond it the two differ by < exp(-threshold), and the bench's standard
+        # normal inputs never reach it)
+        b = float(P["beta"])
+        if b == 1.0:
+            return dict(forward=nn.softplus)
+        return dict(forward=lambda x: nn.softplus(b * x) / b)
+    if key == "silu":
+        return dict(forward=nn.silu)
+    if key in ("gelu", "gelu_tanh"):
+        ap = P["approximate"] == "tanh"
+        return dict(forward=lambda x: nn.gelu(x, approximate=ap))
+    return None
+
+
+# Where JAX's derivative at a kink is not relukit's (and torch's): the backward check accepts
+# JAX's value at x == 0 (standard normal float32 inputs hold an exact 0 at n = 10**7).
+JAX_KINK_GRAD = {
+    "leaky_relu": "jax.nn.leaky_relu's derivative at x = 0 is 1 (jnp.where(x >= 0, ...)), relukit's and "
+                  "torch's the slope",
+}
+
+JAX_TEXT = {
+    "relu": "jax.nn.relu; mask x > 0",
+    "relu6": "jax.nn.relu6; mask (x > 0) & (x < 6)",
+    "leaky_relu": "jax.nn.leaky_relu(x, slope); mask x > 0",
+    "prelu": "jnp.where(x > 0, x, x * w[:, None, None]) (formula; jax.nn has no prelu)",
+    "crelu": "jnp.concatenate((jax.nn.relu(x), jax.nn.relu(-x)), -1) (formula)",
+    "brelu": "jax.nn.relu(x[..., None] - b) (formula)",
+    "elu": "jax.nn.elu(x, alpha)",
+    "selu": "jax.nn.selu",
+    "celu": "jax.nn.celu(x, alpha)",
+    "softplus": "jax.nn.softplus (logaddexp(x, 0): no threshold)",
+    "silu": "jax.nn.silu",
+    "gelu": "jax.nn.gelu(x, approximate=False)",
+    "gelu_tanh": "jax.nn.gelu(x, approximate=True)",
+}
+
+
+def jax_enable_x64(jax):
+    """Let JAX hold float64 arrays (its default truncates them to float32). Needed for the
+    float64 cells; float32 results do not change: jax.nn's functions and their vjp gave
+    bit-identical float32 outputs with x64 off and on (every op of the bench, 10**5
+    standard normal inputs, jax 0.10.2)."""
+    jax.config.update("jax_enable_x64", True)
+
+
+def _jax_x64(jax):
+    return bool(getattr(jax.config, "jax_enable_x64", False))
+
+
+def jax_threads(jax=None):
+    """How many threads XLA's CPU client runs an elementwise op on, as far as can be told:
+    returns (threads, text). JAX has no call that reports or sets it; its CPU client sizes
+    its intra-op pool to the usable cores (the process's CPU affinity), and XLA_FLAGS does
+    not change that for elementwise fusions: ``--xla_cpu_multi_thread_eigen=false`` concerns
+    Eigen calls only (with it, two pool threads still shared a 3 * 10**7 float32 gelu on 2
+    cores, jax 0.10.2, per-thread CPU time sampled every 0.1 s), while ``taskset -c 0`` left
+    one thread doing all the work. So: the usable cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count()
+    flags = os.environ.get("XLA_FLAGS", "")
+    extra = f"; XLA_FLAGS={flags!r} (does not limit it)" if flags else ""
+    return cores, f"XLA CPU intra-op pool, one thread per usable core{extra}"
+
+
 def _to_numpy(r):
     return r.numpy() if hasattr(r, "numpy") else np.asarray(r)
 
@@ -378,6 +489,7 @@ class Contender:
     backend: str | None = None    # relukit backend forced with use_backend() around the calls
     kind: str = "relukit"         # relukit | numpy | peer | reference
     bytes_moved: int = 0
+    prime: Callable[[], object] | None = None   # untimed call before each sample (JAX: see _jax_contender)
 
     def context(self):
         return relukit.use_backend(self.backend) if self.backend else contextlib.nullcontext()
@@ -453,16 +565,26 @@ class Inputs:
         return self.cache[key]
 
 
-def load_peers(enabled=True):
-    """The optional peers that import: {"torch": module, "numexpr": module}."""
+PEER_NAMES = ("torch", "numexpr", "jax")
+
+
+def load_peers(enabled=True, names=None):
+    """The optional peers that import: {"torch": module, "numexpr": module, "jax": module};
+    ``names`` limits them to those named (default: all of :data:`PEER_NAMES`)."""
     peers = {}
     if not enabled:
         return peers
-    for name in ("torch", "numexpr"):
+    for name in PEER_NAMES:
+        if names is not None and name not in names:
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                peers[name] = __import__(name)
+                mod = __import__(name)
+                if name == "jax":
+                    import jax.numpy  # noqa: F401
+                    mod.devices("cpu")          # a jaxlib that cannot start fails here
+            peers[name] = mod
         except Exception:        # absent, or broken install: the column is left out
             pass
     return peers
@@ -710,6 +832,88 @@ def _numexpr_call(evaluate, expr, variant, x, g, saved):
     return None
 
 
+def _jax_array(jax, inputs, name, a):
+    """``a`` as a JAX array on the CPU device, made once per :class:`Inputs` (outside any
+    timing) from the pristine read-only array, so no contender's in-place call can reach it."""
+    def make():
+        arr = jax.numpy.array(a)                 # a copy
+        arr.block_until_ready()
+        return arr
+    return inputs.cached(("jax", name, a.shape), make)
+
+
+def _jax_dtype_ok(jax, cell, dtype):
+    if np.dtype(dtype) == np.float64 and not _jax_x64(jax):
+        cell.notes.append("jax column: float64 needs jax_enable_x64 (off in this process); left out")
+        return False
+    return True
+
+
+def _jax_contender(cell, jax, fn, args, check, dtype, bytes_moved):
+    """The JAX contender timing ``fn(*args)`` (``fn`` jitted), or None (with a note on the
+    cell) where JAX cannot run it. ``fn`` is compiled and warmed up here, outside the timing;
+    the timed call ends with ``block_until_ready()`` (JAX dispatches asynchronously), so it
+    measures the op until its result exists. ``check`` sees the result; a float output must
+    also have the input's dtype (float32 stays float32 with x64 enabled).
+
+    The contender's ``prime`` makes one untimed call before each sample (and before each
+    call timed alone): XLA's CPU runtime hands the work to a pool thread that sleeps once
+    idle, and the first call after the other contenders ran paid for waking it: a jitted
+    relu on 10**3 float32 took 8 us per call back to back, 66 us after 0.1 ms of NumPy
+    work and 150 us after 2 ms (2-core machine, jax 0.10.2). Primed, the samples measure
+    the op and JAX's steady per-call dispatch, not that wake-up."""
+    dt = np.dtype(dtype)
+    try:
+        out = jax.block_until_ready(fn(*args))      # compiles
+        jax.block_until_ready(fn(*args))            # and runs once compiled
+    except Exception as exc:
+        cell.notes.append(f"jax dropped: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        return None
+    if isinstance(out, (tuple, list)):
+        sync = jax.block_until_ready
+
+        def call():
+            return sync(fn(*args))
+    else:
+        def call():
+            return fn(*args).block_until_ready()
+
+    def checked(r):
+        for a in (r if isinstance(r, (tuple, list)) else (r,)):
+            if np.dtype(a.dtype).kind == "f" and np.dtype(a.dtype) != dt:
+                raise AssertionError(f"jax returned {np.dtype(a.dtype)} for a {dt} input")
+        check(r)
+    return Contender("jax", call, None, checked, kind="peer", bytes_moved=bytes_moved, prime=call)
+
+
+def _jax_elementwise(jax, cell, bop, variant, inputs, check, bytes_moved):
+    """The JAX contender of an elementwise cell (None where JAX has no such call).
+
+    JAX arrays are immutable: there is no in-place form, so the "forward in place" cells
+    time the functional op (a new array), as the out-of-place ones do. "forward + mask"
+    returns (f(x), mask) from one jitted function; "backward" is ``jax.vjp(f, x)`` applied
+    to g, jitted together: JAX keeps the input x and recomputes what the derivative needs."""
+    idiom = _jax_idioms(jax, bop)
+    if idiom is None:
+        return None
+    f = idiom["forward"]
+    if variant == "forward + mask":
+        if "keep" not in idiom:
+            return None
+        keep = idiom["keep"]
+        fn = jax.jit(lambda x: (f(x), keep(x)))
+    elif variant == "backward":
+        fn = jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])
+    else:
+        fn = jax.jit(f)
+    if not _jax_dtype_ok(jax, cell, inputs.dtype):
+        return None
+    args = (_jax_array(jax, inputs, "x0", inputs.x0),)
+    if variant == "backward":
+        args += (_jax_array(jax, inputs, "g0", inputs.g0),)
+    return _jax_contender(cell, jax, fn, args, check, inputs.dtype, bytes_moved)
+
+
 def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
     op, P = bop.op, bop.params
     masked = bop.group == "masked"
@@ -770,6 +974,7 @@ def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
                                                      lambda r: x_ok(x), backend=b, bytes_moved=bm),
                      backends, x, g, rk_saved)
         peer_spec = (restore_x, lambda r: x_close(x), bm)
+        jax_spec = (lambda r: x_close(np.asarray(r)), bm)
 
     elif variant == "forward out of place":
         bm = 2 * nbytes
@@ -784,6 +989,7 @@ def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
                                                      backend=b, bytes_moved=bm),
                      backends, x, g, rk_saved)
         peer_spec = (None, lambda r: y_close(_to_numpy(r)), bm)
+        jax_spec = (lambda r: y_close(np.asarray(r)), bm)
 
     elif variant == "forward + mask":
         x_ok = _exact_checker(op, y_ref, f"{bop.key}(x, out=x, return_mask=True) output")
@@ -816,6 +1022,11 @@ def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
                      backends, x, g, rk_saved)
         peer_spec = (restore_x, lambda m: peer_check(_to_numpy(m)), bm_np)
 
+        def jax_check(r):
+            x_close(np.asarray(r[0]))
+            bits_ok(np.asarray(r[1]))
+        jax_spec = (jax_check, bm_np)
+
     elif variant == "backward":
         g_ref = inputs.cached((bop.key, "backward"), lambda: op.ref_backward(g0, rk_saved, **P))
         if masked:
@@ -833,6 +1044,13 @@ def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
                                  lambda r: g_ok(g), backend=b, bytes_moved=bm),
                      backends, x, g, rk_saved)
         peer_spec = (restore_g, lambda r: g_close(g), 2 * nbytes + nbytes)
+        jax_close = g_close
+        if "jax" in peers and bop.key in JAX_KINK_GRAD and np.any(x0 == 0):
+            # where x == 0 JAX's derivative takes the other side's value (both are subgradients)
+            jax_close = _close_checker(np.where(x0 == 0, g0, g_ref), f"{bop.key} backward (jax)", close_kind)
+            cell.notes.append(f"jax column: {JAX_KINK_GRAD[bop.key]}; its {int(np.sum(x0 == 0))} "
+                              "element(s) at x == 0 are checked against that")
+        jax_spec = (lambda r: jax_close(np.asarray(r)), 2 * nbytes + nbytes)     # reads x and g
     else:
         raise ValueError(f"unknown variant {variant!r}; known: {VARIANTS}")
     cell.bytes_moved = bm
@@ -862,6 +1080,12 @@ def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
         if call is not None:
             cell.contenders.append(C("numexpr", call, rest, check, kind="peer", bytes_moved=bm_peer))
 
+    jx = peers.get("jax")
+    if jx is not None:
+        c = _jax_elementwise(jx, cell, bop, variant, inputs, *jax_spec)
+        if c is not None:
+            cell.contenders.append(c)
+
     if bandwidth:
         # One read and one write of the array, with the variant's memory pattern.
         if variant == "forward out of place":
@@ -874,6 +1098,11 @@ def _build_elementwise(cell, bop, variant, inputs, backends, peers, bandwidth):
             cell.contenders.append(C("np.negative", lambda: np.negative(buf, out=buf), rest,
                                      lambda r: neg_ok(buf), kind="reference", bytes_moved=2 * nbytes))
     cell.auto_backend = which_backend(bop, variant, x, g, rk_saved)
+
+
+def _jax_crelu(jax):
+    relu, jnp = jax.nn.relu, jax.numpy
+    return lambda a: jnp.concatenate((relu(a), relu(-a)), axis=-1)
 
 
 def _build_composite(cell, bop, variant, inputs, backends, peers):
@@ -890,6 +1119,10 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
     torch = peers.get("torch")
     ne = peers.get("numexpr")
     tx = torch.from_numpy(x) if torch is not None else None
+    jx = peers.get("jax")
+    if jx is not None and not _jax_dtype_ok(jx, cell, dt):
+        jx = None
+    jax_call = None                   # (jitted fn, args, check): the straightforward JAX formula
     close = functools.partial(_close_checker, kind="exact")
     peer_calls = {}                   # name -> (call, restore, check)
 
@@ -930,6 +1163,12 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
                     dx = {"x": x, "w": wb}
                     peer_calls["numexpr"] = (lambda: ne.evaluate("where(x > 0, x, x * w)", local_dict=dx),
                                              None, near)
+            if jx is not None:
+                # no in-place form: both forward cells time the functional formula
+                jnp = jx.numpy
+                jax_call = (jx.jit(lambda a, ww: jnp.where(a > 0, a, a * ww)),
+                            (_jax_array(jx, inputs, "x0", x0), _jax_array(jx, inputs, "prelu w", wb)),
+                            lambda r: near(np.asarray(r)))
         else:                                                      # backward
             g0 = inputs.g0.reshape(shape)
             gx_ref, gw_ref = inputs.cached((key, "backward"), lambda: op.ref_backward(g0, x0, w))
@@ -966,6 +1205,15 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
                     gi, gw_full = kernel_backward(tg0, tx0, tw4)
                     return gi, gw_full.sum(dim=axes)
                 peer_calls["torch"] = (torch_backward, None, near)
+            if jx is not None:
+                jnp = jx.numpy
+
+                def jax_backward(a, ww, gr):
+                    gx, gw = jx.vjp(lambda a_, w_: jnp.where(a_ > 0, a_, a_ * w_), a, ww)[1](gr)
+                    return gx, gw.reshape(-1)
+                jax_call = (jx.jit(jax_backward),
+                            (_jax_array(jx, inputs, "x0", x0), _jax_array(jx, inputs, "prelu w", wb),
+                             _jax_array(jx, inputs, "g0", g0)), near)
 
     elif key == "crelu":
         ax = -1
@@ -981,6 +1229,9 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
             if torch is not None:
                 peer_calls["torch"] = (lambda: torch.cat((torch.relu(tx), torch.relu(-tx)), dim=ax), None,
                                        lambda r: near(_to_numpy(r)))
+            if jx is not None:
+                jax_call = (jx.jit(_jax_crelu(jx)), (_jax_array(jx, inputs, "x0", x0),),
+                            lambda r: near(np.asarray(r)))
         else:
             gshape = shape[:-1] + (2 * shape[-1],)
             g0 = inputs.extra("crelu grad", 2 * n).reshape(gshape)
@@ -1005,6 +1256,11 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
                 tb = torch.ops.aten.threshold_backward
                 peer_calls["torch"] = (lambda: tb(tg1, ty1, 0) - tb(tg2, ty2, 0), None,
                                        lambda r: near(_to_numpy(r)))
+            if jx is not None:
+                f = _jax_crelu(jx)
+                jax_call = (jx.jit(lambda a, gr: jx.vjp(f, a)[1](gr)[0]),
+                            (_jax_array(jx, inputs, "x0", x0), _jax_array(jx, inputs, "crelu grad", g0)),
+                            lambda r: near(np.asarray(r)))
 
     elif key == "brelu":
         b = np.asarray(args["biases"]).astype(dt)
@@ -1021,11 +1277,19 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
                 tb_ = torch.from_numpy(b)
                 peer_calls["torch"] = (lambda: torch.relu(tx.unsqueeze(-1) - tb_), None,
                                        lambda r: near(_to_numpy(r)))
+            if jx is not None:
+                jax_call = (jx.jit(lambda a, bb: jx.nn.relu(a[..., None] - bb)),
+                            (_jax_array(jx, inputs, "x0", x0), _jax_array(jx, inputs, "brelu b", b)),
+                            lambda r: near(np.asarray(r)))
         else:
             g0 = inputs.extra("brelu grad", len(b) * n).reshape(shape + (len(b),))
             g_ref = inputs.cached((key, "backward"), lambda: op.ref_backward(g0, x0, b))
             ok = _exact_checker(op, g_ref, "brelu_backward(g, x, b)")
-            near = close(g_ref, "brelu backward")
+            # a sum of len(b) terms: NumPy and the peers may add them in another order, and
+            # where they cancel the sum's relative error is unbounded (JAX: 3.889203e-05 vs
+            # 3.886223e-05, 10**6 float32); so the tolerance is relative to sum |g|
+            gscale = inputs.cached((key, "gscale"), lambda: np.abs(g0.astype(np.float64)).sum(axis=-1))
+            near = _sum_checker(g_ref, gscale, "brelu backward")
             bm = (2 + len(b)) * nb
             cell.contenders.append(C("numpy", lambda: np.where(x0[..., None] > b, g0, 0).sum(axis=-1), None,
                                      near, kind="numpy", bytes_moved=bm))
@@ -1036,6 +1300,11 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
                 ty = torch.from_numpy(op.ref_forward(x0, b))           # autograd keeps the output
                 tb = torch.ops.aten.threshold_backward
                 peer_calls["torch"] = (lambda: tb(tg, ty, 0).sum(dim=-1), None, lambda r: near(_to_numpy(r)))
+            if jx is not None:
+                jax_call = (jx.jit(lambda a, bb, gr: jx.vjp(lambda a_: jx.nn.relu(a_[..., None] - bb), a)[1](gr)[0]),
+                            (_jax_array(jx, inputs, "x0", x0), _jax_array(jx, inputs, "brelu b", b),
+                             _jax_array(jx, inputs, "brelu grad", g0)),
+                            lambda r: near(np.asarray(r)))
     else:
         raise ValueError(f"no benchmark for composite op {key!r}")
 
@@ -1044,6 +1313,10 @@ def _build_composite(cell, bop, variant, inputs, backends, peers):
         if name in peer_calls:
             call, rest, check = peer_calls[name]
             cell.contenders.append(C(name, call, rest, check, kind="peer", bytes_moved=bm))
+    if jax_call is not None:
+        c = _jax_contender(cell, jx, *jax_call, dt, bm)
+        if c is not None:
+            cell.contenders.append(c)
     cell.auto_backend = which_backend(bop, variant, x)
 
 
@@ -1054,10 +1327,13 @@ _clock = time.perf_counter_ns
 
 
 def _time_block(c, k):
-    """Seconds for k back-to-back calls of ``c`` (restore, if any, done before, untimed)."""
+    """Seconds for k back-to-back calls of ``c`` (restore and prime, if any, done before,
+    untimed)."""
     if c.restore is not None:
         c.restore()
     call = c.call
+    if c.prime is not None:
+        c.prime()
     with c.context():
         t0 = _clock()
         for _ in range(k):
@@ -1068,12 +1344,14 @@ def _time_block(c, k):
 
 def _time_fresh(c, k):
     """Seconds for k calls of ``c``, each timed alone after an untimed restore of its input."""
-    call, restore = c.call, c.restore
+    call, restore, prime = c.call, c.restore, c.prime
     total = 0
     with c.context():
         for _ in range(k):
             if restore is not None:
                 restore()
+            if prime is not None:
+                prime()
             t0 = _clock()
             call()
             total += _clock() - t0
@@ -1081,10 +1359,14 @@ def _time_fresh(c, k):
 
 
 def _time_restore(c):
-    if c.restore is None:
+    """Seconds of the untimed work before a sample (restore and prime)."""
+    if c.restore is None and c.prime is None:
         return 0.0
     t0 = _clock()
-    c.restore()
+    if c.restore is not None:
+        c.restore()
+    if c.prime is not None:
+        c.prime()
     return (_clock() - t0) * 1e-9
 
 
@@ -1288,6 +1570,12 @@ def environment(peers):
         ne = peers["numexpr"]
         env["numexpr"] = ne.__version__
         env["numexpr_threads"] = getattr(ne, "nthreads", None) or ne.detect_number_of_cores()
+    if "jax" in peers:
+        jx = peers["jax"]
+        env["jax"] = jx.__version__
+        env["jax_threads"], env["jax_threads_text"] = jax_threads(jx)
+        env["jax_x64"] = _jax_x64(jx)
+        env["jax_device"] = str(jx.devices("cpu")[0])
     return env
 
 
@@ -1358,6 +1646,12 @@ def fmt_time(s):
         v = s * 1e3
         return f"{v:.2f} ms" if v < 10 else f"{v:.1f} ms"
     return f"{s:.2f} s"
+
+
+def best_peer(res, peer_names):
+    """The name of the fastest peer (median) among ``res``'s timings, or None."""
+    times = [(res[p].median, p) for p in peer_names if p in res]
+    return min(times)[1] if times else None
 
 
 def fmt_n(n):
@@ -1476,7 +1770,9 @@ def add_arguments(p):
     p.add_argument("--repeats", type=int, metavar="R",
                    help="timed repeats per contender (default 15, 5 with --quick; fewer for very "
                         "large n so a cell stays within its time budget)")
-    p.add_argument("--no-peers", action="store_true", help="leave out PyTorch and numexpr even if installed")
+    p.add_argument("--no-peers", action="store_true", help="leave out PyTorch, numexpr and JAX even if installed")
+    p.add_argument("--peers", nargs="+", choices=PEER_NAMES, metavar="PEER",
+                   help=f"the peers to run, of {', '.join(PEER_NAMES)} (default: every one that imports)")
     p.add_argument("--plain", action="store_true", help="plain text table even if rich is installed")
     p.add_argument("--json", metavar="FILE", help="also save all results (every sample) as JSON")
     p.add_argument("--plot", metavar="FILE.png",
@@ -1560,13 +1856,16 @@ def _print_header(env, peers, warm_s, warm_msgs, out):
         peer_txt.append(f"torch {env['torch']} ({env['torch_threads']} threads, its default)")
     if "numexpr" in peers:
         peer_txt.append(f"numexpr {env['numexpr']} ({env['numexpr_threads']} threads)")
-    w(f"peers:      {', '.join(peer_txt) if peer_txt else 'none (torch and numexpr not installed)'}")
+    if "jax" in peers:
+        peer_txt.append(f"jax {env['jax']} ({env['jax_threads']} threads: {env['jax_threads_text']}; "
+                        f"x64 {'on' if env['jax_x64'] else 'off'})")
+    w(f"peers:      {', '.join(peer_txt) if peer_txt else 'none (not installed, or left out)'}")
     w(f"NumPy erf:  {env['erf']} (gelu's NumPy idiom)")
     if env.get("loadavg_start"):
         busy = env["loadavg_start"][0] >= 0.5 * (env["cores_usable"] or env["cores"] or 1)
         w(f"load:       {env['loadavg_start'][0]:.2f} (1-min load average at the start, {env['cores']} cores)"
-          + ("; the machine was busy: while other processes run, the parallel backends (numba, torch) "
-             "lose a scheduler slice whenever one of their threads waits for a core" if busy else ""))
+          + ("; the machine was busy: while other processes run, the parallel backends (numba, torch, "
+             "jax) lose a scheduler slice whenever one of their threads waits for a core" if busy else ""))
     if warm_s:
         w(f"numba JIT:  {warm_s:.2f} s to compile/load the kernels before timing")
     for m in warm_msgs:
@@ -1613,7 +1912,9 @@ def run(args, out=None):
     timing_kw = dict(repeats=repeats, min_repeats=min(repeats, 3 if quick else 5),
                      target_s=1e-3 if quick else 2e-3, budget_s=1.5 if quick else 4.0)
     pairs = plan(args)
-    peers = load_peers(not args.no_peers)
+    peers = load_peers(not args.no_peers, getattr(args, "peers", None))
+    if "jax" in peers and any(d == "float64" for _, d in pairs):
+        jax_enable_x64(peers["jax"])
     use_rich = _has_rich() and not args.plain
 
     warm_s, warm_msgs = warm_up_numba(
@@ -1630,7 +1931,7 @@ def run(args, out=None):
     _print_header(env, peers, warm_s, warm_msgs, out)
     out.flush()
 
-    peer_names = [p for p in ("torch", "numexpr") if p in peers]
+    peer_names = [p for p in PEER_NAMES if p in peers]
     record = {"environment": env, "numba_warmup_s": warm_s, "notes": warm_msgs,
               "method": {"timer": "time.perf_counter_ns", "target_sample_s": timing_kw["target_s"],
                          "k1_from_n": LARGE_N, "fresh_min_call_s": FRESH_MIN_S, "repeats": repeats,
@@ -1664,13 +1965,17 @@ def run(args, out=None):
         peer_cols.append(p)
         if p == "torch":
             peer_cols.append("vs torch")
+    if peer_names:
+        peer_cols += ["best peer", "vs best"]
     headers = (["op / variant", "n", "dtype", "NumPy", "relukit", "speed-up", "auto"]
                + backend_cols + peer_cols + ["reps", "input"])
     right = set(range(1, len(headers) - 1)) - {2, 6}
     print(file=out)
     print("Median time per call (speed-up = NumPy / relukit; auto = backend relukit chose; "
           + (", ".join(backend_cols) + " = relukit forced to that backend" if backend_cols else "")
-          + ("; vs torch = torch / relukit" if "torch" in peers else "") + "):", file=out)
+          + ("; vs torch = torch / relukit" if "torch" in peers else "")
+          + ("; best peer = the fastest of " + ", ".join(peer_names) + " in the row, vs best = its time / relukit"
+             if peer_names else "") + "):", file=out)
     stream = None if use_rich else _StreamTable(headers, right, out, _typical_widths(headers, ops, pairs))
     rows, bw_rows, notes = [], [], {}
     for n, dt in pairs:
@@ -1696,6 +2001,9 @@ def run(args, out=None):
                     row.append(fmt_time(res[p].median) if p in res else "-")
                     if p == "torch":
                         row.append(f"{res[p].median / rel.median:.2f}x" if p in res else "-")
+                best = best_peer(res, peer_names)
+                if peer_names:
+                    row += [best or "-", f"{res[best].median / rel.median:.2f}x" if best else "-"]
                 row.append(str(rel.repeats))
                 row.append("fresh" if cell.fresh else "reused")
                 rows.append(row)
@@ -1708,7 +2016,9 @@ def run(args, out=None):
                     bw_rows.append([bop.key, fmt_n(n), dt, fmt_time(ref.median), fmt_gbs(bm, ref.median),
                                     fmt_time(rel.median), fmt_gbs(bm, rel.median),
                                     f"{100 * ref.median / rel.median:.0f}%", cell.auto_backend]
-                                   + [fmt_gbs(bm, res[b].median) if b in res else "-" for b in backend_cols])
+                                   + [fmt_gbs(bm, res[b].median) if b in res else "-" for b in backend_cols]
+                                   + ([f"{best} {fmt_gbs(bm, res[best].median)}" if best else "-"]
+                                      if peer_names else []))
                 if stream:
                     stream.row(row)
         if not any_row:
@@ -1724,10 +2034,12 @@ def run(args, out=None):
     if bw_rows:
         print(file=out)
         render_table(["in place vs bandwidth", "n", "dtype", "np.negative", "GB/s", "relukit", "GB/s",
-                      "% of ref", "auto"] + [f"{b} GB/s" for b in backend_cols], bw_rows,
-                     right=set(range(1, 9 + len(backend_cols))) - {2, 8}, use_rich=use_rich, out=out,
+                      "% of ref", "auto"] + [f"{b} GB/s" for b in backend_cols]
+                     + (["best peer GB/s"] if peer_names else []), bw_rows,
+                     right=set(range(1, 10 + len(backend_cols))) - {2, 8}, use_rich=use_rich, out=out,
                      title="Bandwidth: relukit forward in place vs np.negative(x, out=x) "
-                           "(2 x nbytes moved per call; NumPy reference is single-threaded):")
+                           "(2 x nbytes moved per call; NumPy reference is single-threaded; the best "
+                           "peer's in-place call, JAX's a new array):")
     wall = time.perf_counter() - t_start
     print(file=out)
     for line in method_text(timing_kw["target_s"], ops, peers):
@@ -1779,7 +2091,7 @@ def _typical_widths(headers, ops, pairs):
     name = max(len(f"{b.key} {_SHORT[v]}") for b in ops for v in variants_of(b))
     n = max(len(fmt_n(p[0])) for p in pairs)
     dt = max(len(p[1]) for p in pairs)
-    rest = {"speed-up": 7, "auto": 6, "reps": 4, "input": 6, "vs torch": 8}
+    rest = {"speed-up": 7, "auto": 6, "reps": 4, "input": 6, "vs torch": 8, "best peer": 9, "vs best": 7}
     return [name, n, dt] + [rest.get(h, 9) for h in headers[3:]]
 
 
@@ -1827,6 +2139,15 @@ def method_text(target_s, ops=None, peers=None):
     if peers and "numexpr" in peers:
         lines.append("numexpr: the same formulas as ne.evaluate expressions (out=x in place), constants in x's "
                      "dtype; no gelu (numexpr has no erf) and no crelu/brelu.")
+    if peers and "jax" in peers:
+        lines.append("JAX (jax.jit-compiled and warmed up before timing, inputs made JAX arrays once, the timed "
+                     "call ending in .block_until_ready()): "
+                     + "; ".join(f"{k}: {JAX_TEXT[k]}" for k in keys if k in JAX_TEXT)
+                     + ". JAX has no in-place form: its 'fwd in place' cells time the functional op (a new "
+                       "array); fwd + mask returns (f(x), bool mask) from one jitted function; backward is "
+                       "jax.vjp(f, x) applied to g, jitted (JAX keeps x and recomputes what the derivative "
+                       "needs). One untimed JAX call precedes each sample: the first call after other work "
+                       "pays for waking XLA's pool thread (tens of us).")
     lines.append("Each result was checked against relukit.reference before timing: relukit bit-exactly "
                  "(piecewise-linear ops) or within op.max_ulp ulp (smooth ops; '!' marks a wrong relukit "
                  "result), NumPy and the peers within a relative tolerance.")
@@ -1859,6 +2180,7 @@ PLOT_STYLE = {
     "numpy": ("NumPy idiom", "tab:green", "-", "s", 1.6),
     "torch": ("PyTorch", "tab:red", "-", "D", 1.6),
     "numexpr": ("numexpr", "tab:purple", "-", "x", 1.2),
+    "jax": ("JAX (jit)", "tab:brown", "-", "P", 1.2),
     "np.negative": ("memory bandwidth: np.negative(x, out=x)", "0.45", ":", None, 2.0),
 }
 PLOT_COLUMNS = ("forward in place", "forward out of place", "backward", "forward + mask")
@@ -1951,6 +2273,8 @@ def plot_results(record, path, dtype=None):
         bits.append(f"torch {env['torch']} ({env.get('torch_threads')} threads)")
     if env.get("numexpr"):
         bits.append(f"numexpr {env['numexpr']}")
+    if env.get("jax"):
+        bits.append(f"jax {env['jax']} ({env.get('jax_threads')} threads)")
     bits.append(f"relukit {env.get('relukit', '?')} ({env.get('relukit_threads', '?')} threads)")
     fig.suptitle(f"relukit benchmark, {dtype}: median time per call  ({'; '.join(bits)})\n"
                  "memory-bound ops: GB/s = bytes the call must move / time; smooth ops: ns per element",
