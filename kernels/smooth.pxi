@@ -117,19 +117,18 @@ cdef extern from *:
     /* gelu's far negative tail, x <= -26, through the asymptotic series
      *     Phi(x) = phi(x) / |x| * S(z),  S(z) = sum (-1)^k (2k-1)!! z^k,  z = 1 / x^2:
      * gelu(x) = -phi(x) S(z) and gelu'(x) = x phi(x) (1 - z S(z)). For z <= 1/26^2 the
-     * terms omitted below are < 2^-58 relative. Both are returned as a normal value to be
-     * multiplied by *s2 LAST (phi's exp in rk__exp_dd form), so a subnormal result rounds
-     * once: 0.5 x erfc(t) with erfc(t) subnormal rounded twice and cost 13 ulp for x in
-     * [-38.5, -37.6]. x is clamped at -39, past which both round to -0.0. */
-    RK_INLINE void rk_gelu_tail(double v, double *fwd, double *dphi, double *s2)
+     * terms omitted below are < 2^-58 relative. The caller passes x clamped to [-39, 39]
+     * (past -39 both round to -0.0), h = x^2 and exp(-x^2/2) = (eh + el) s2 from
+     * rk__exp_dd; both results are returned as normal values to be multiplied by s2 LAST,
+     * so a subnormal result rounds once: 0.5 x erfc(t) with erfc(t) subnormal rounded twice
+     * and cost 13 ulp for x in [-38.5, -37.6]. Lanes with x > -26 compute garbage that the
+     * caller discards (z is kept finite). */
+    RK_INLINE void rk_gelu_tail(double x, double h, double eh, double el, double *fwd,
+                                double *dphi)
     {
-        double x = rk_select(v < -39.0, -39.0, rk_select(v > -26.0, -26.0, v));
-        double h = x * x, hl = fma(x, x, -h);
-        double eh, el;
-        rk__exp_dd(-0.5 * h, -0.5 * hl, &eh, &el, s2);          /* exp(-x^2/2) */
         double ph = RK_INV_SQRT_2PI * eh;                       /* phi = ph + pl */
         double pl = fma(RK_INV_SQRT_2PI, eh, -ph) + (RK_INV_SQRT_2PI * el + RK_INV_SQRT_2PI_LO * eh);
-        double z = 1.0 / h;
+        double z = 1.0 / rk_select(h < 676.0, 676.0, h);
         double c = 2027025.0;                                   /* S(z) - 1 = z c(z) */
         c = c * z - 135135.0;
         c = c * z + 10395.0;
@@ -152,23 +151,23 @@ cdef extern from *:
      * of t = -x/sqrt 2 alone costs up to ~1,200 ulp near underflow. t is carried as
      * t + tlo (the FMA-recovered product error plus 1/sqrt 2's own representation error)
      * and erfc corrected to first order: erfc(t + tlo) = erfc(t) - 2/sqrt(pi) e^{-t^2} tlo,
-     * with t^2 split exactly for the exp. Below x = -26, rk_gelu_tail. -inf keeps the NaN of
-     * 0.5 x erfc(t) (-inf * 0). */
+     * with e^{-t^2} = e^{-x^2/2} from the exp of x^2 split exactly, which rk_gelu_tail shares
+     * for x <= -26. -inf keeps the NaN of 0.5 x erfc(t) (-inf * 0). */
     RK_INLINE double rk_gelu_exact_precise(double v)
     {
         double t = -v * RK_SQRT1_2;
         double tlo = fma(-v, RK_SQRT1_2, -t) + (-v) * RK_SQRT1_2_LO;
-        double h = t * t;
-        double hl = fma(t, t, -h);
-        int finite = RK_FABS(h) <= RK_DBL_MAX;
-        tlo = finite ? tlo : 0.0;
-        hl = finite ? hl : 0.0;
-        double dens = RK_TWO_OVER_SQRTPI * rk_exp(-h) * (1.0 - hl);
+        tlo = RK_FABS(t) <= RK_DBL_MAX ? tlo : 0.0;
+        /* exp(-x^2/2) = exp(-t^2) to ~1e-13 relative, ample for the first-order term */
+        double x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v));
+        double h = x * x, hl = fma(x, x, -h);
+        double eh, el, s2;
+        rk__exp_dd(-0.5 * h, -0.5 * hl, &eh, &el, &s2);
+        double dens = RK_TWO_OVER_SQRTPI * (eh * s2);
         double main = (0.5 * v) * (rk_erfc(t) - dens * tlo);
-        double fwd, dphi, s2;
-        rk_gelu_tail(v, &fwd, &dphi, &s2);
-        double tail = fwd * s2;
-        tail = rk_select(v == -INFINITY, NAN, tail);
+        double fwd, dphi;
+        rk_gelu_tail(x, h, eh, el, &fwd, &dphi);
+        double tail = rk_select(v == -INFINITY, NAN, fwd * s2);
         return rk_select(v <= -26.0, tail, main);
     }
 
@@ -231,9 +230,9 @@ cdef extern from *:
         q = RK_GELU_Q0_HI + (RK_GELU_Q0_LO + q * d);
         double root = g * (d * q);
         /* tail */
-        double fwd, dphi, ts2;
-        rk_gelu_tail(x, &fwd, &dphi, &ts2);
-        double tail = (g * dphi) * ts2;
+        double fwd, dphi;
+        rk_gelu_tail(x, h, eh, el, &fwd, &dphi);
+        double tail = (g * dphi) * s2;
         double r = rk_select((x >= -1.3) & (x <= -0.25), root, rk_select(x <= -26.0, tail, main));
         return rk_select(RK_FABS(v) == INFINITY, NAN, r);
     }

@@ -288,16 +288,13 @@ def _silu_grad_one(g, v):
 
 
 @_elementwise
-def _gelu_tail(v):
+def _gelu_tail(x, h, eh, el):
     # gelu and gelu' for x <= -26 by the asymptotic series of Phi, each to be multiplied
-    # by s2 last (see rk_gelu_tail in kernels/smooth.pxi)
-    x = rk_select(v < -39.0, -39.0, rk_select(v > -26.0, -26.0, v))
-    h = x * x
-    hl = rk_fma(x, x, -h)
-    eh, el, s2 = rk_exp_dd(-0.5 * h, -0.5 * hl)
+    # by s2 last; x clamped to [-39, 39], h = x^2, exp(-x^2/2) = (eh + el) s2 (see
+    # rk_gelu_tail in kernels/smooth.pxi)
     ph = _INV_SQRT_2PI * eh
     pl = rk_fma(_INV_SQRT_2PI, eh, -ph) + (_INV_SQRT_2PI * el + _INV_SQRT_2PI_LO * eh)
-    z = _fdiv(1.0, h)
+    z = _fdiv(1.0, rk_select(h < 676.0, 676.0, h))
     c = 2027025.0
     c = c * z - 135135.0
     c = c * z + 10395.0
@@ -311,21 +308,21 @@ def _gelu_tail(v):
     fwd = -(ph + (pl + ph * cs))
     xh = x * ph
     xl = rk_fma(x, ph, -xh) + x * pl
-    return fwd, xh + (xl + xh * cg), s2
+    return fwd, xh + (xl + xh * cg)
 
 
 @_elementwise
 def _gelu_exact_precise(v):
     t = -v * _SQRT1_2
     tlo = rk_fma(-v, _SQRT1_2, -t) + (-v) * _SQRT1_2_LO
-    h = t * t
-    hl = rk_fma(t, t, -h)
-    finite = abs(h) <= _DBL_MAX
-    tlo = rk_select(finite, tlo, 0.0)
-    hl = rk_select(finite, hl, 0.0)
-    dens = _TWO_OVER_SQRTPI * rk_exp(-h) * (1.0 - hl)
+    tlo = rk_select(abs(t) <= _DBL_MAX, tlo, 0.0)
+    x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v))
+    h = x * x
+    hl = rk_fma(x, x, -h)
+    eh, el, s2 = rk_exp_dd(-0.5 * h, -0.5 * hl)
+    dens = _TWO_OVER_SQRTPI * (eh * s2)
     main = (0.5 * v) * (rk_erfc(t) - dens * tlo)
-    fwd, dphi, s2 = _gelu_tail(v)
+    fwd, dphi = _gelu_tail(x, h, eh, el)
     tail = rk_select(v == -math.inf, math.nan, fwd * s2)
     return rk_select(v <= -26.0, tail, main)
 
@@ -378,8 +375,8 @@ def _gelu_grad_precise(g, v):
     q = q * d + 0.388284982990552
     q = _GELU_Q0_HI + (_GELU_Q0_LO + q * d)
     root = g * (d * q)
-    fwd, dphi, ts2 = _gelu_tail(x)
-    tail = (g * dphi) * ts2
+    fwd, dphi = _gelu_tail(x, h, eh, el)
+    tail = (g * dphi) * s2
     r = rk_select((x >= -1.3) & (x <= -0.25), root, rk_select(x <= -26.0, tail, main))
     return rk_select(abs(v) == math.inf, math.nan, r)
 
