@@ -127,7 +127,8 @@ cdef extern from *:
                                 double *dphi)
     {
         double ph = RK_INV_SQRT_2PI * eh;                       /* phi = ph + pl */
-        double pl = fma(RK_INV_SQRT_2PI, eh, -ph) + (RK_INV_SQRT_2PI * el + RK_INV_SQRT_2PI_LO * eh);
+        double pl = fma(RK_INV_SQRT_2PI, eh, -ph)
+                    + (RK_INV_SQRT_2PI * el + RK_INV_SQRT_2PI_LO * eh);
         double z = 1.0 / rk_select(h < 676.0, 676.0, h);
         double c = 2027025.0;                                   /* S(z) - 1 = z c(z) */
         c = c * z - 135135.0;
@@ -200,7 +201,8 @@ cdef extern from *:
         rk__exp_dd(-0.5 * h, -0.5 * hl, &eh, &el, &s2);
         double E = eh * s2, El = el * s2;                         /* exp(-x^2/2) */
         double ph = RK_INV_SQRT_2PI * E;
-        double pl = fma(RK_INV_SQRT_2PI, E, -ph) + (RK_INV_SQRT_2PI * El + RK_INV_SQRT_2PI_LO * E);
+        double pl = fma(RK_INV_SQRT_2PI, E, -ph)
+                    + (RK_INV_SQRT_2PI * El + RK_INV_SQRT_2PI_LO * E);
         double xh = x * ph;
         double xl = fma(x, ph, -xh) + x * pl;
         double cdf = 0.5 * rk_erfc(t);
