@@ -36,7 +36,9 @@ cdef extern from "vmath.h" nogil:
 # below stays within ~2.5 ulp of the 4 allowed); float32 backwards, whose derivatives
 # cancel near their roots, keep the double evaluation, whose errors are ~2^-29 float32 ulp. Float64 needs more care in three places, each noted
 # below: the rounding of an argument amplified by exp/erfc in a tail (gelu), a constant
-# that is not a double (selu), and results that are subnormal (silu's gradient).
+# that is not a double (selu), and results that are subnormal (silu's and gelu's tails);
+# besides, the float64 silu and gelu gradients cancel near their roots and take double-double
+# terms and, for gelu, a fitted polynomial there (rk__xsig_grad, rk_gelu_grad_precise).
 cdef extern from *:
     """
     #define RK_SQRT1_2 0.70710678118654752440
@@ -109,24 +111,132 @@ cdef extern from *:
         return v < -708.0 ? tail : g * (s + (v * s) * t);
     }
 
+    #define RK_INV_SQRT_2PI_LO (-2.49232720227773e-17)
+    #define RK_INV_SQRTPI 0.5641895835477563
+
+    /* gelu's far negative tail, x <= -26, through the asymptotic series
+     *     Phi(x) = phi(x) / |x| * S(z),  S(z) = sum (-1)^k (2k-1)!! z^k,  z = 1 / x^2:
+     * gelu(x) = -phi(x) S(z) and gelu'(x) = x phi(x) (1 - z S(z)). For z <= 1/26^2 the
+     * terms omitted below are < 2^-58 relative. The caller passes x clamped to [-39, 39]
+     * (past -39 both round to -0.0), h = x^2 and exp(-x^2/2) = (eh + el) s2 from
+     * rk__exp_dd; both results are returned as normal values to be multiplied by s2 LAST,
+     * so a subnormal result rounds once: 0.5 x erfc(t) with erfc(t) subnormal rounded twice
+     * and cost 13 ulp for x in [-38.5, -37.6]. Lanes with x > -26 compute garbage that the
+     * caller discards (z is kept finite). */
+    RK_INLINE void rk_gelu_tail(double x, double h, double eh, double el, double *fwd,
+                                double *dphi)
+    {
+        double ph = RK_INV_SQRT_2PI * eh;                       /* phi = ph + pl */
+        double pl = fma(RK_INV_SQRT_2PI, eh, -ph)
+                    + (RK_INV_SQRT_2PI * el + RK_INV_SQRT_2PI_LO * eh);
+        double z = 1.0 / rk_select(h < 676.0, 676.0, h);
+        double c = 2027025.0;                                   /* S(z) - 1 = z c(z) */
+        c = c * z - 135135.0;
+        c = c * z + 10395.0;
+        c = c * z - 945.0;
+        c = c * z + 105.0;
+        c = c * z - 15.0;
+        c = c * z + 3.0;
+        c = c * z - 1.0;
+        double cs = z * c;                                      /* S(z) - 1 */
+        double cg = -z * (1.0 + cs);                            /* -z S(z) */
+        *fwd = -(ph + (pl + ph * cs));
+        double xh = x * ph;
+        double xl = fma(x, ph, -xh) + x * pl;
+        *dphi = xh + (xl + xh * cg);
+    }
+
     /* gelu exact: 0.5 x erfc(-x / sqrt 2); erfc keeps the negative tail accurate where
      * 0.5 x (1 + erf) would cancel to 0, so gelu(-30) is tiny and negative.
      * erfc's relative sensitivity to its argument grows like 2t^2, so the rounding
      * of t = -x/sqrt 2 alone costs up to ~1,200 ulp near underflow. t is carried as
      * t + tlo (the FMA-recovered product error plus 1/sqrt 2's own representation error)
      * and erfc corrected to first order: erfc(t + tlo) = erfc(t) - 2/sqrt(pi) e^{-t^2} tlo,
-     * with t^2 split exactly for the exp. */
+     * with e^{-t^2} = e^{-x^2/2} from the exp of x^2 split exactly, which rk_gelu_tail shares
+     * for x <= -26. -inf keeps the NaN of 0.5 x erfc(t) (-inf * 0). */
     RK_INLINE double rk_gelu_exact_precise(double v)
     {
         double t = -v * RK_SQRT1_2;
         double tlo = fma(-v, RK_SQRT1_2, -t) + (-v) * RK_SQRT1_2_LO;
-        double h = t * t;
-        double hl = fma(t, t, -h);
-        int finite = RK_FABS(h) <= RK_DBL_MAX;
-        tlo = finite ? tlo : 0.0;
-        hl = finite ? hl : 0.0;
-        double dens = RK_TWO_OVER_SQRTPI * rk_exp(-h) * (1.0 - hl);
-        return (0.5 * v) * (rk_erfc(t) - dens * tlo);
+        tlo = RK_FABS(t) <= RK_DBL_MAX ? tlo : 0.0;
+        /* exp(-x^2/2) = exp(-t^2) to ~1e-13 relative, ample for the first-order term */
+        double x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v));
+        double h = x * x, hl = fma(x, x, -h);
+        double eh, el, s2;
+        rk__exp_dd(-0.5 * h, -0.5 * hl, &eh, &el, &s2);
+        double dens = RK_TWO_OVER_SQRTPI * (eh * s2);
+        double main = (0.5 * v) * (rk_erfc(t) - dens * tlo);
+        double fwd, dphi;
+        rk_gelu_tail(x, h, eh, el, &fwd, &dphi);
+        double tail = rk_select(v == -INFINITY, NAN, fwd * s2);
+        return rk_select(v <= -26.0, tail, main);
+    }
+
+    /* gelu' = Phi(x) + x phi(x) for float64, in three parts:
+     *  - around the root x0 = -0.75179 (x in [-1.3, -0.25]): Phi and x phi cancel, and
+     *    erfc's own error (up to 1.5 ulp) is amplified up to Phi / |gelu'| times, without
+     *    bound at x0: gelu' = d Q(d), d = x - x0 (x0 as hi + lo, the first subtraction exact
+     *    by Sterbenz near x0), Q a degree-17 polynomial fitted (mpmath, 60 digits, least
+     *    squares at Chebyshev nodes, relative error with the coefficients rounded < 0.4 ulp,
+     *    the leading one, gelu''(x0), as hi + lo);
+     *  - x <= -26: rk_gelu_tail, one rounding into the subnormals (x phi(x) rounded there
+     *    first cost 40 ulp at x = -37.8);
+     *  - elsewhere Phi = 0.5 erfc(t) - e^{-t^2} tlo / sqrt(pi) with t = -x/sqrt 2 + tlo as in
+     *    the forward (the rounding of t, amplified 2t^2 times, cost ~1 ulp for x < -20), and
+     *    x phi(x) = x e^{-x^2/2} / sqrt(2 pi) in double-double, summed with one rounding.
+     * Measured before: up to 43 ulp at 1/32 from the root and 4-7 ulp over [-30, -1.3]. The
+     * former evaluation gave NaN for x = +-inf; that is kept. */
+    #define RK_GELU_X0_HI (-0.7517915246935645)
+    #define RK_GELU_X0_LO 1.4956759177009883e-17
+    #define RK_GELU_Q0_HI 0.4314939923140469
+    #define RK_GELU_Q0_LO 2.7308688141129613e-17
+    RK_INLINE double rk_gelu_grad_precise(double g, double v)
+    {
+        double x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v));
+        /* main */
+        double t = -x * RK_SQRT1_2;
+        double tlo = fma(-x, RK_SQRT1_2, -t) + (-x) * RK_SQRT1_2_LO;
+        double h = x * x, hl = fma(x, x, -h);
+        double eh, el, s2;
+        rk__exp_dd(-0.5 * h, -0.5 * hl, &eh, &el, &s2);
+        double E = eh * s2, El = el * s2;                         /* exp(-x^2/2) */
+        double ph = RK_INV_SQRT_2PI * E;
+        double pl = fma(RK_INV_SQRT_2PI, E, -ph)
+                    + (RK_INV_SQRT_2PI * El + RK_INV_SQRT_2PI_LO * E);
+        double xh = x * ph;
+        double xl = fma(x, ph, -xh) + x * pl;
+        double cdf = 0.5 * rk_erfc(t);
+        double sh = cdf + xh, sb = sh - cdf;
+        double sl = ((cdf - (sh - sb)) + (xh - sb)) + (xl - (RK_INV_SQRTPI * E) * tlo);
+        double gh = g * sh;
+        double main = gh + (fma(g, sh, -gh) + g * sl);
+        /* near the root */
+        double d = (x - RK_GELU_X0_HI) - RK_GELU_X0_LO;
+        double q = -2.1777305476935804e-09;
+        q = q * d - 3.3427170839783967e-08;
+        q = q * d - 6.646613619694583e-10;
+        q = q * d + 5.693564980667324e-07;
+        q = q * d + 4.3241311031596224e-07;
+        q = q * d - 7.748236551635428e-06;
+        q = q * d - 1.1214276629909324e-05;
+        q = q * d + 8.615944673128137e-05;
+        q = q * d + 0.00018633973218674946;
+        q = q * d - 0.0007448268360396969;
+        q = q * d - 0.0022395380669965994;
+        q = q * d + 0.00453922837900497;
+        q = q * d + 0.01942167983814538;
+        q = q * d - 0.014771522148241676;
+        q = q * d - 0.11400823329722092;
+        q = q * d - 0.018199676398671108;
+        q = q * d + 0.388284982990552;
+        q = RK_GELU_Q0_HI + (RK_GELU_Q0_LO + q * d);
+        double root = g * (d * q);
+        /* tail */
+        double fwd, dphi;
+        rk_gelu_tail(x, h, eh, el, &fwd, &dphi);
+        double tail = (g * dphi) * s2;
+        double r = rk_select((x >= -1.3) & (x <= -0.25), root, rk_select(x <= -26.0, tail, main));
+        return rk_select(RK_FABS(v) == INFINITY, NAN, r);
     }
 
     /* gelu' = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); x^2 is split into an
@@ -198,20 +308,92 @@ cdef extern from *:
         return u2 < -708.0 ? tail : v * (s + (s * t) * lo);
     }
 
+    /* g * d/dx [x sigmoid(v)] for float64 (silu: v = x; gelu tanh: v = 2u), from
+     * E = exp(-|v + vlo|) and m = x v' = mh + ml (double-double), as
+     *     v < 0:  E (1 + m + E) / (1 + E)^2,       v >= 0:  (1 + E (1 + m)) / (1 + E)^2.
+     * The textbook s + x v' s (1 - s) cancels wherever x v' (1 - s) is near -1: at the
+     * derivative's root (silu' at x = -1.278, tanh-gelu' at -0.752) and, more mildly, over
+     * the whole negative axis; with each factor rounded once it measured up to 8 ulp at
+     * x = -1.6 and 5 ulp at x = -4, and 20-25 ulp at 1/32 from the root. Here the sum
+     * 1 + m + E, the one that cancels, is formed in double-double from E's double-double
+     * (rk__exp_dd, relative error < 2^-55) and m's, and the product with E and 1/(1 + E)^2
+     * (a Newton-corrected reciprocal, squared with its FMA error) is carried in
+     * double-double too, so only the final addition rounds: the error left is E's, scaled
+     * by E / (1 + m + E), i.e. < 0.2 ulp outside |x - root| < 2^-5. For v < 0 the
+     * exponential's last power-of-two factor s2 is applied after the product, so results
+     * in the subnormals (v < -708) round once. The caller clamps x so that |v| <= 780 or the
+     * result is 0 or g anyway (E is clamped at exp(-780)). */
+    RK_INLINE double rk__xsig_grad(double g, double v, double vlo, double mh, double ml)
+    {
+        int neg = v < 0.0;
+        double av = RK_FABS(v);
+        int clamp = av > 780.0;
+        double a = rk_select(clamp, -780.0, -av);
+        double alo = rk_select(clamp, 0.0, rk_select(neg, vlo, -vlo));
+        double eh, el, s2;
+        rk__exp_dd(a, alo, &eh, &el, &s2);
+        double E = eh * s2, El = el * s2;
+        /* 1 / (1 + E)^2 = W + Wl */
+        double Dh = 1.0 + E;
+        double Dl = ((1.0 - Dh) + E) + El;
+        double w = 1.0 / Dh;
+        double e1 = fma(-Dh, w, 1.0) - Dl * w;          /* 1 / (1 + E) = w (1 + e1) */
+        double W = w * w;
+        double Wl = fma(w, w, -W) + 2.0 * W * e1;
+        /* 1 + m = oh + ol (TwoSum) */
+        double oh = 1.0 + mh, ob = oh - 1.0;
+        double ol = ((1.0 - (oh - ob)) + (mh - ob)) + ml;
+        /* v < 0: K = (1 + m) + E (TwoSum), factor E (scaled) */
+        double kn = oh + E, kb = kn - oh;
+        double knl = ((oh - (kn - kb)) + (E - kb)) + (ol + El);
+        /* v >= 0: K = 1 + E (1 + m) */
+        double p = E * oh;
+        double pe = fma(E, oh, -p) + (E * ol + El * oh);
+        double kp = 1.0 + p, pb = kp - 1.0;
+        double kpl = ((1.0 - (kp - pb)) + (p - pb)) + pe;
+        double kh = rk_select(neg, kn, kp), kl = rk_select(neg, knl, kpl);
+        double fh = rk_select(neg, eh, 1.0), fl = rk_select(neg, el, 0.0);
+        double sc = rk_select(neg, s2, 1.0);
+        /* g (fh + fl) (kh + kl) (W + Wl), double-double, then one rounding */
+        double h = g * fh;
+        double l = fma(g, fh, -h) + g * fl;
+        double h2 = h * kh;
+        double l2 = fma(h, kh, -h2) + (h * kl + l * kh);
+        double h3 = h2 * W;
+        double l3 = fma(h2, W, -h3) + (h2 * Wl + l2 * W);
+        return (h3 + l3) * sc;
+    }
+
+    /* silu' for float64: x is clamped to [-780, 780] (beyond, the result rounds to -0.0 g
+     * and g); +inf keeps the NaN of PyTorch's s (1 + x (1 - s)). */
+    RK_INLINE double rk_silu_grad_precise(double g, double v)
+    {
+        double x = rk_select(v > 780.0, 780.0, rk_select(v < -780.0, -780.0, v));
+        double r = rk__xsig_grad(g, x, 0.0, x, 0.0);
+        return rk_select(v == INFINITY, NAN, r);
+    }
+
+    /* tanh-gelu' for float64: x (2u)' = x C2 (1 + 3k x^2) in double-double (C2 = 2
+     * sqrt(2/pi), 3k = 0.134145, each as hi + lo). x is clamped to [-25, 25], beyond which
+     * the result rounds to -0.0 g and g (|2u| > 780 there), which also keeps x^3 finite;
+     * -inf keeps the +0.0 of the former evaluation. */
+    #define RK_GELU_K3_HI 0.134145
+    #define RK_GELU_K3_LO 1.3526957332032908e-17
     RK_INLINE double rk_gelu_tanh_grad_precise(double g, double v)
     {
-        double lo, u2 = rk_gelu_tanh_u2(v, &lo);
-        double du2 = RK_C2_HI * (1.0 + 3.0 * RK_GELU_TANH_C * (v * v));
-        double s = rk_sigmoid(u2), t = rk_sigmoid(-u2);
-        double ds = (s * t) * lo;
-        s = s + ds;
-        t = t - ds;
-        double main = g * (s + (v * du2) * (s * t));
-        double e = rk_exp(0.5 * u2);
-        double tail = (((g * (1.0 + (v * du2) * t)) * e) * (1.0 + lo)) * e;
-        main = u2 < -708.0 ? tail : main;
-        double far = v > 0 ? g : 0.0;
-        return RK_FABS(v) >= 1e30 ? far : main;
+        double x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v));
+        double lo, u2 = rk_gelu_tanh_u2(x, &lo);
+        double p2 = x * x, e2 = fma(x, x, -p2);
+        double q = RK_GELU_K3_HI * p2;
+        double qe = fma(RK_GELU_K3_HI, p2, -q) + (RK_GELU_K3_HI * e2 + RK_GELU_K3_LO * p2);
+        double ah = 1.0 + q, ab = ah - 1.0;
+        double al = ((1.0 - (ah - ab)) + (q - ab)) + qe;
+        double xa = x * ah;
+        double xal = fma(x, ah, -xa) + x * al;
+        double mh = RK_C2_HI * xa;
+        double ml = fma(RK_C2_HI, xa, -mh) + (RK_C2_HI * xal + RK_C2_LO * xa);
+        double r = rk__xsig_grad(g, u2, lo, mh, ml);
+        return rk_select(v == -INFINITY, 0.0, r);
     }
 
     /* d/dx x sigmoid(2u) = s + x (2u)' s (1 - s); beyond |x| = 1e30 (where x^3 would
@@ -239,6 +421,8 @@ cdef extern from *:
     double gelu_tanh_grad_one "rk_gelu_tanh_grad_one"(double g, double v) nogil
     double gelu_tanh_precise "rk_gelu_tanh_precise"(double v) nogil
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
+    double silu_grad_precise "rk_silu_grad_precise"(double g, double v) nogil
+    double gelu_grad_precise "rk_gelu_grad_precise"(double g, double v) nogil
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor) nogil
     float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold) nogil
 
@@ -312,8 +496,12 @@ cdef void silu_grad_kernel(const real* a, const real* b, const real* c, const ui
                            real* y, uint8_t* mask_out, Py_ssize_t n,
                            const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        y[i] = <real>silu_grad_one(a[i], b[i])
+    if real is float:
+        for i in range(n):
+            y[i] = <real>silu_grad_one(a[i], b[i])
+    else:
+        for i in range(n):
+            y[i] = silu_grad_precise(a[i], b[i])
 
 
 # ---- gelu: params[0] = 0 exact (erfc), 1 tanh approximation ----
@@ -341,8 +529,12 @@ cdef void gelu_grad_kernel(const real* a, const real* b, const real* c, const ui
                            const double* params) noexcept nogil:
     cdef Py_ssize_t i
     if params[0] == 0:
-        for i in range(n):
-            y[i] = <real>gelu_grad_one(a[i], b[i])
+        if real is float:
+            for i in range(n):
+                y[i] = <real>gelu_grad_one(a[i], b[i])
+        else:
+            for i in range(n):
+                y[i] = gelu_grad_precise(a[i], b[i])
     elif real is float:
         for i in range(n):
             y[i] = <real>gelu_tanh_grad_one(a[i], b[i])

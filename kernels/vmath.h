@@ -179,6 +179,27 @@ RK_INLINE void rk__split_pow2(double n, double *s1, double *s2)
 }
 
 /*
+ * exp(hi + lo) for hi <= 0 as a scaled double-double: exp(hi + lo) = (eh + el) * s2 with
+ * eh + el = (1 + expm1(r)) * 2^n1 normal (the Fast2Sum of rk_sigmoid keeps the rounding
+ * error of 1 + expm1(r) in el) and s2 = 2^(n - n1) applied by the caller LAST, so that a
+ * product of the result with other factors rounds only once into the subnormals. The caller
+ * clamps hi to [-780, 0] (n within rk__split_pow2's range) and keeps hi exact in the sense
+ * of rk__exp_core. The relative error of eh + el is that of rk__exp_core, below 2^-55 (it
+ * falls with |r|: ~2^-59 for |r| < 0.1).
+ */
+RK_INLINE void rk__exp_dd(double hi, double lo, double *eh, double *el, double *s2)
+{
+    double n, rh, corr, s1;
+    rk__exp_core(hi, lo, &n, &rh, &corr);
+    rk__split_pow2(n, &s1, s2);
+    double s = 1.0 + rh;
+    double t = ((1.0 - s) + rh) + corr;
+    double eu = s + t;
+    *eh = eu * s1;
+    *el = (t - (eu - s)) * s1;
+}
+
+/*
  * exp(x). The input is clamped to [-746, 710] (NaN passes through the comparisons):
  * exp(710) overflows and exp(-746) underflows to 0 anyway, and the clamp keeps n within the
  * range of rk__split_pow2, so +inf -> inf, -inf -> 0 need no special case.

@@ -19,6 +19,7 @@ Two hazards are handled rather than avoided:
 Compiled kernels are cached on disk (``cache=True``). Where no cache location is writable
 Numba refuses caching at decoration time; the kernels are then compiled in memory.
 """
+import math
 import threading
 import warnings
 
@@ -26,7 +27,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._numba_math import rk_erfc, rk_exp, rk_expm1, rk_fma, rk_log1p, rk_select, rk_sigmoid
+from ._numba_math import (_fdiv, rk_erfc, rk_exp, rk_exp_dd, rk_expm1, rk_fma, rk_log1p, rk_select,
+                          rk_sigmoid)
 from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_tanhf, rk_geluf, rk_selectf, rk_sigmoidf,
                            rk_siluf, rk_softplusf)
 
@@ -252,6 +254,8 @@ _TWO_OVER_SQRTPI = 1.1283791670955126
 _SQRT_2_OVER_PI = 0.79788456080286535588
 _GELU_TANH_C = 0.044715
 _DBL_MAX = 1.7976931348623157e308
+_INV_SQRT_2PI_LO = -2.49232720227773e-17
+_INV_SQRTPI = 0.5641895835477563
 
 # Per-element functions: the same formulas, guards and comments as the C ones in
 # kernels/smooth.pxi (rk_*_one there).
@@ -284,16 +288,97 @@ def _silu_grad_one(g, v):
 
 
 @_elementwise
+def _gelu_tail(x, h, eh, el):
+    # gelu and gelu' for x <= -26 by the asymptotic series of Phi, each to be multiplied
+    # by s2 last; x clamped to [-39, 39], h = x^2, exp(-x^2/2) = (eh + el) s2 (see
+    # rk_gelu_tail in kernels/smooth.pxi)
+    ph = _INV_SQRT_2PI * eh
+    pl = rk_fma(_INV_SQRT_2PI, eh, -ph) + (_INV_SQRT_2PI * el + _INV_SQRT_2PI_LO * eh)
+    z = _fdiv(1.0, rk_select(h < 676.0, 676.0, h))
+    c = 2027025.0
+    c = c * z - 135135.0
+    c = c * z + 10395.0
+    c = c * z - 945.0
+    c = c * z + 105.0
+    c = c * z - 15.0
+    c = c * z + 3.0
+    c = c * z - 1.0
+    cs = z * c
+    cg = -z * (1.0 + cs)
+    fwd = -(ph + (pl + ph * cs))
+    xh = x * ph
+    xl = rk_fma(x, ph, -xh) + x * pl
+    return fwd, xh + (xl + xh * cg)
+
+
+@_elementwise
 def _gelu_exact_precise(v):
     t = -v * _SQRT1_2
     tlo = rk_fma(-v, _SQRT1_2, -t) + (-v) * _SQRT1_2_LO
-    h = t * t
-    hl = rk_fma(t, t, -h)
-    finite = abs(h) <= _DBL_MAX
-    tlo = rk_select(finite, tlo, 0.0)
-    hl = rk_select(finite, hl, 0.0)
-    dens = _TWO_OVER_SQRTPI * rk_exp(-h) * (1.0 - hl)
-    return (0.5 * v) * (rk_erfc(t) - dens * tlo)
+    tlo = rk_select(abs(t) <= _DBL_MAX, tlo, 0.0)
+    x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v))
+    h = x * x
+    hl = rk_fma(x, x, -h)
+    eh, el, s2 = rk_exp_dd(-0.5 * h, -0.5 * hl)
+    dens = _TWO_OVER_SQRTPI * (eh * s2)
+    main = (0.5 * v) * (rk_erfc(t) - dens * tlo)
+    fwd, dphi = _gelu_tail(x, h, eh, el)
+    tail = rk_select(v == -math.inf, math.nan, fwd * s2)
+    return rk_select(v <= -26.0, tail, main)
+
+
+_GELU_X0_HI = -0.7517915246935645
+_GELU_X0_LO = 1.4956759177009883e-17
+_GELU_Q0_HI = 0.4314939923140469
+_GELU_Q0_LO = 2.7308688141129613e-17
+
+
+@_elementwise
+def _gelu_grad_precise(g, v):
+    # float64 gelu': polynomial around the root, asymptotic tail, double-double elsewhere
+    # (see rk_gelu_grad_precise in kernels/smooth.pxi)
+    x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v))
+    t = -x * _SQRT1_2
+    tlo = rk_fma(-x, _SQRT1_2, -t) + (-x) * _SQRT1_2_LO
+    h = x * x
+    hl = rk_fma(x, x, -h)
+    eh, el, s2 = rk_exp_dd(-0.5 * h, -0.5 * hl)
+    E = eh * s2
+    El = el * s2
+    ph = _INV_SQRT_2PI * E
+    pl = rk_fma(_INV_SQRT_2PI, E, -ph) + (_INV_SQRT_2PI * El + _INV_SQRT_2PI_LO * E)
+    xh = x * ph
+    xl = rk_fma(x, ph, -xh) + x * pl
+    cdf = 0.5 * rk_erfc(t)
+    sh = cdf + xh
+    sb = sh - cdf
+    sl = ((cdf - (sh - sb)) + (xh - sb)) + (xl - (_INV_SQRTPI * E) * tlo)
+    gh = g * sh
+    main = gh + (rk_fma(g, sh, -gh) + g * sl)
+    d = (x - _GELU_X0_HI) - _GELU_X0_LO
+    q = -2.1777305476935804e-09
+    q = q * d - 3.3427170839783967e-08
+    q = q * d - 6.646613619694583e-10
+    q = q * d + 5.693564980667324e-07
+    q = q * d + 4.3241311031596224e-07
+    q = q * d - 7.748236551635428e-06
+    q = q * d - 1.1214276629909324e-05
+    q = q * d + 8.615944673128137e-05
+    q = q * d + 0.00018633973218674946
+    q = q * d - 0.0007448268360396969
+    q = q * d - 0.0022395380669965994
+    q = q * d + 0.00453922837900497
+    q = q * d + 0.01942167983814538
+    q = q * d - 0.014771522148241676
+    q = q * d - 0.11400823329722092
+    q = q * d - 0.018199676398671108
+    q = q * d + 0.388284982990552
+    q = _GELU_Q0_HI + (_GELU_Q0_LO + q * d)
+    root = g * (d * q)
+    fwd, dphi = _gelu_tail(x, h, eh, el)
+    tail = (g * dphi) * s2
+    r = rk_select((x >= -1.3) & (x <= -0.25), root, rk_select(x <= -26.0, tail, main))
+    return rk_select(abs(v) == math.inf, math.nan, r)
 
 
 @_elementwise
@@ -351,20 +436,74 @@ def _gelu_tanh_precise(v):
 
 
 @_elementwise
+def _xsig_grad(g, v, vlo, mh, ml):
+    # g * d/dx [x sigmoid(v)] from E = exp(-|v + vlo|) and m = x v' (double-double), see
+    # rk__xsig_grad in kernels/smooth.pxi
+    neg = v < 0.0
+    av = abs(v)
+    clamp = av > 780.0
+    a = rk_select(clamp, -780.0, -av)
+    alo = rk_select(clamp, 0.0, rk_select(neg, vlo, -vlo))
+    eh, el, s2 = rk_exp_dd(a, alo)
+    E = eh * s2
+    El = el * s2
+    Dh = 1.0 + E
+    Dl = ((1.0 - Dh) + E) + El
+    w = _fdiv(1.0, Dh)
+    e1 = rk_fma(-Dh, w, 1.0) - Dl * w
+    W = w * w
+    Wl = rk_fma(w, w, -W) + 2.0 * W * e1
+    oh = 1.0 + mh
+    ob = oh - 1.0
+    ol = ((1.0 - (oh - ob)) + (mh - ob)) + ml
+    kn = oh + E
+    kb = kn - oh
+    knl = ((oh - (kn - kb)) + (E - kb)) + (ol + El)
+    p = E * oh
+    pe = rk_fma(E, oh, -p) + (E * ol + El * oh)
+    kp = 1.0 + p
+    pb = kp - 1.0
+    kpl = ((1.0 - (kp - pb)) + (p - pb)) + pe
+    kh = rk_select(neg, kn, kp)
+    kl = rk_select(neg, knl, kpl)
+    fh = rk_select(neg, eh, 1.0)
+    fl = rk_select(neg, el, 0.0)
+    sc = rk_select(neg, s2, 1.0)
+    h = g * fh
+    l = rk_fma(g, fh, -h) + g * fl
+    h2 = h * kh
+    l2 = rk_fma(h, kh, -h2) + (h * kl + l * kh)
+    h3 = h2 * W
+    l3 = rk_fma(h2, W, -h3) + (h2 * Wl + l2 * W)
+    return (h3 + l3) * sc
+
+
+@_elementwise
+def _silu_grad_precise(g, v):
+    x = rk_select(v > 780.0, 780.0, rk_select(v < -780.0, -780.0, v))
+    return rk_select(v == math.inf, math.nan, _xsig_grad(g, x, 0.0, x, 0.0))
+
+
+_GELU_K3_HI = 0.134145
+_GELU_K3_LO = 1.3526957332032908e-17
+
+
+@_elementwise
 def _gelu_tanh_grad_precise(g, v):
-    u2, lo = _gelu_tanh_u2(v)
-    du2 = _C2_HI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
-    s = rk_sigmoid(u2)
-    t = rk_sigmoid(-u2)
-    ds = (s * t) * lo
-    s = s + ds
-    t = t - ds
-    main = g * (s + (v * du2) * (s * t))
-    e = rk_exp(0.5 * u2)
-    tail = (((g * (1.0 + (v * du2) * t)) * e) * (1.0 + lo)) * e
-    main = rk_select(u2 < -708.0, tail, main)
-    far = rk_select(v > 0, g, 0.0)
-    return rk_select(abs(v) >= 1e30, far, main)
+    x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v))
+    u2, lo = _gelu_tanh_u2(x)
+    p2 = x * x
+    e2 = rk_fma(x, x, -p2)
+    q = _GELU_K3_HI * p2
+    qe = rk_fma(_GELU_K3_HI, p2, -q) + (_GELU_K3_HI * e2 + _GELU_K3_LO * p2)
+    ah = 1.0 + q
+    ab = ah - 1.0
+    al = ((1.0 - (ah - ab)) + (q - ab)) + qe
+    xa = x * ah
+    xal = rk_fma(x, ah, -xa) + x * al
+    mh = _C2_HI * xa
+    ml = rk_fma(_C2_HI, xa, -mh) + (_C2_HI * xal + _C2_LO * xa)
+    return rk_select(v == -math.inf, 0.0, _xsig_grad(g, u2, lo, mh, ml))
 
 
 @_parallel_jit
@@ -418,6 +557,18 @@ def silu(x, y):
 def silu_grad(g, x, y):
     for i in prange(g.size):
         y[i] = _silu_grad_one(np.float64(g[i]), np.float64(x[i]))
+
+
+@_parallel_jit
+def silu_grad_precise(g, x, y):
+    for i in prange(g.size):
+        y[i] = _silu_grad_precise(g[i], x[i])
+
+
+@_parallel_jit
+def gelu_grad_precise(g, x, y):
+    for i in prange(g.size):
+        y[i] = _gelu_grad_precise(g[i], x[i])
 
 
 @_parallel_jit
@@ -512,12 +663,13 @@ _RUNNERS = {
         else softplus(a, y, *p)),
     "softplus_grad": lambda a, b, c, mi, y, mo, p: softplus_grad(a, b, y, *p),
     "silu": lambda a, b, c, mi, y, mo, p: silu_f32(a, y) if _f32(a) else silu(a, y),
-    "silu_grad": lambda a, b, c, mi, y, mo, p: silu_grad(a, b, y),
+    "silu_grad": lambda a, b, c, mi, y, mo, p: (
+        silu_grad(a, b, y) if _f32(a) else silu_grad_precise(a, b, y)),
     "gelu": lambda a, b, c, mi, y, mo, p: (
         (gelu_tanh_f32(a, y) if p[0] != 0 else gelu_f32(a, y)) if _f32(a) else
         (gelu_tanh_precise(a, y) if p[0] != 0 else gelu_precise(a, y))),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
-        gelu_grad(a, b, y) if p[0] == 0 else
+        (gelu_grad(a, b, y) if _f32(a) else gelu_grad_precise(a, b, y)) if p[0] == 0 else
         gelu_tanh_grad(a, b, y) if _f32(a) else gelu_tanh_grad_precise(a, b, y)),
 }
 

@@ -6,6 +6,7 @@ the reduced argument, TwoSum/Fast2Sum compensations, fdlibm log1p, msun erf/erfc
 per-lane coefficient selection, tanh by a fitted odd polynomial below 0.625). Functions:
 
     rk_exp, rk_expm1, rk_log1p, rk_erf, rk_erfc, rk_tanh, rk_sigmoid   (float64 -> float64)
+    rk_exp_dd(hi, lo)                     (exp as a scaled double-double, vmath.h rk__exp_dd)
     rk_select(cond, a, b)                                            (branch-free select)
 
 All are ``@njit(inline="always")`` so that they are inlined into the calling kernel at
@@ -169,6 +170,19 @@ def _one_plus(rh, corr):
 @_jit
 def _split_n1(n):
     return (n * 0.5 + _SHIFTER) - _SHIFTER
+
+
+@_jit
+def rk_exp_dd(hi, lo):
+    """exp(hi + lo), hi <= 0 clamped to >= -780 by the caller, as (eh, el, s2) with
+    exp = (eh + el) * s2, eh + el normal, s2 to be applied last (see vmath.h rk__exp_dd)."""
+    n, rh, corr = _exp_core(hi, lo)
+    n1 = _split_n1(n)
+    s1 = _pow2i(n1)
+    s = 1.0 + rh
+    t = ((1.0 - s) + rh) + corr
+    eu = s + t
+    return eu * s1, (t - (eu - s)) * s1, _pow2i(n - n1)
 
 
 @_jit

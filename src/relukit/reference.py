@@ -265,6 +265,22 @@ _SQRT1_2_LO = -4.833646656726457e-17       # 1/sqrt 2 - _SQRT1_2
 _TWO_OVER_SQRTPI = 1.1283791670955126
 _GELU_K_HI, _GELU_K_LO = 0.044715, 2.1960211427085595e-18          # 0.044715 = hi + lo
 _C2_HI, _C2_LO = 1.5957691216057308, -9.96930880911092e-17         # 2 sqrt(2/pi) = hi + lo
+_GELU_K3_HI, _GELU_K3_LO = 0.134145, 1.3526957332032908e-17        # 3 * 0.044715 = hi + lo
+_INV_SQRT_2PI, _INV_SQRT_2PI_LO = 0.3989422804014327, -2.49232720227773e-17
+_INV_SQRTPI = 0.5641895835477563
+_LOG2E = 1.4426950408889634
+_LN2HI, _LN2LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10   # Cody-Waite
+# gelu' around its root x0 = -0.75179: gelu'(x) = d Q(d), d = x - x0 (x0 = hi + lo), Q of
+# degree 17 fitted with mpmath (the coefficients of kernels/smooth.pxi, rk_gelu_grad_precise)
+_GELU_X0_HI, _GELU_X0_LO = -0.7517915246935645, 1.4956759177009883e-17
+_GELU_Q0_HI, _GELU_Q0_LO = 0.4314939923140469, 2.7308688141129613e-17
+_GELU_Q = (                                  # Q(d) - Q(0) over d, highest degree first
+    -2.1777305476935804e-09, -3.3427170839783967e-08, -6.646613619694583e-10,
+    5.693564980667324e-07, 4.3241311031596224e-07, -7.748236551635428e-06,
+    -1.1214276629909324e-05, 8.615944673128137e-05, 0.00018633973218674946,
+    -0.0007448268360396969, -0.0022395380669965994, 0.00453922837900497,
+    0.01942167983814538, -0.014771522148241676, -0.11400823329722092,
+    -0.018199676398671108, 0.388284982990552)
 
 
 def _erfc_array(t):
@@ -299,6 +315,23 @@ def _two_prod(a, b):
     bh, bl = split(b)
     err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
     return p, np.where(np.isfinite(err) & (np.abs(p) < 1e300), err, 0.0)
+
+
+def _exp_dd(hi, lo):
+    """exp(hi + lo) for -780 <= hi <= 0 as (eh, el, s2): exp = (eh + el) * s2 with eh + el
+    normal, s2 a power of two to apply last (one rounding into the subnormals), eh + el
+    accurate to ~2^-55 (expm1 of the reduced argument, as in kernels/vmath.h rk__exp_dd)."""
+    n = np.rint((hi + lo) * _LOG2E)
+    rh = hi - n * _LN2HI                        # exact (Cody-Waite)
+    m = np.expm1(rh)
+    em = np.expm1(lo - n * _LN2LO)
+    s = 1 + m
+    t = ((1 - s) + m) + (em + m * em)           # (1 + m)(1 + em) = s + t
+    eh = s + t                                  # renormalised (Fast2Sum): |el| <= ulp(eh) / 2
+    el = t - (eh - s)
+    n1 = np.rint(0.5 * n)
+    s1 = np.ldexp(1.0, n1.astype(np.int64))
+    return eh * s1, el * s1, np.ldexp(1.0, (n - n1).astype(np.int64))
 
 
 def _elu_like(name, x, negcoef, poscoef, divisor, out):
@@ -400,15 +433,54 @@ def silu(x, out=None):
     return _finish(x, value, out)
 
 
+def _xsig_grad(g, v, vlo, mh, ml):
+    """g * d/dx [x sigmoid(v)] from E = exp(-|v + vlo|) and m = x v' = mh + ml, as
+    E (1 + m + E) / (1 + E)^2 (v < 0) and (1 + E (1 + m)) / (1 + E)^2 (v >= 0), every sum
+    and product in double-double (s + m s (1 - s) cancels near the derivative's root and
+    over the negative axis; see rk__xsig_grad in kernels/smooth.pxi)."""
+    def two_sum(a, b):
+        s = a + b
+        bb = s - a
+        return s, (a - (s - bb)) + (b - bb)
+    neg = v < 0
+    av = np.abs(v)
+    clamp = av > 780
+    eh, el, s2 = _exp_dd(np.where(clamp, -780.0, -av),
+                         np.where(clamp, 0.0, np.where(neg, vlo, -vlo)))
+    E, El = eh * s2, el * s2
+    dh = 1 + E
+    dl = ((1 - dh) + E) + El
+    w = 1 / dh
+    p, pe = _two_prod(dh, w)
+    e1 = ((1 - p) - pe) - dl * w                # 1 / (1 + E) = w (1 + e1)
+    W, We = _two_prod(w, w)
+    Wl = We + 2 * W * e1
+    oh, ol = two_sum(1.0, mh)
+    ol = ol + ml
+    kn, knl = two_sum(oh, E)
+    knl = knl + (ol + El)
+    p, pe = _two_prod(E, oh)
+    kp, kpl = two_sum(1.0, p)
+    kpl = kpl + (pe + (E * ol + El * oh))
+    kh, kl = np.where(neg, kn, kp), np.where(neg, knl, kpl)
+    fh, fl = np.where(neg, eh, 1.0), np.where(neg, el, 0.0)
+    h, l = _two_prod(g, fh)
+    l = l + g * fl
+    h2, l2 = _two_prod(h, kh)
+    l2 = l2 + (h * kl + l * kh)
+    h3, l3 = _two_prod(h2, W)
+    l3 = l3 + (h2 * Wl + l2 * W)
+    return (h3 + l3) * np.where(neg, s2, 1.0)
+
+
 def silu_backward(grad, x, out=None):
-    """grad * s * (1 + x * (1 - s)), s = sigmoid(x), 1 - s = sigmoid(-x)."""
+    """grad * s * (1 + x * (1 - s)), s = sigmoid(x), as _xsig_grad (x clamped to
+    [-780, 780], past which it rounds to -0.0 grad and grad; +inf gives NaN as the formula)."""
     grad, g = _wide("silu_backward", grad)
     with _quiet():
         xd = np.asarray(x).astype(np.float64)
-        s, t = _sigmoid(xd), _sigmoid(-xd)
-        e = np.exp(0.5 * xd)         # below -708, e * e keeps a subnormal result to one rounding
-        tail = np.where(xd < -1500, g * -0.0, ((g * (1 + xd * t)) * e) * e)   # no -inf * 0
-        value = np.where(xd < -708, tail, g * (s + (xd * s) * t))
+        xc = np.clip(xd, -780.0, 780.0)
+        value = np.where(xd == np.inf, np.nan, _xsig_grad(g, xc, 0.0, xc, 0.0))
     return _finish(grad, value, out)
 
 
@@ -429,15 +501,36 @@ def gelu(x, approximate="none", out=None):
             # to first order: its sensitivity to t grows like 2t^2 in the tail
             t, tlo = _two_prod(-xd, np.float64(_SQRT1_2))
             tlo = np.where(np.isfinite(t), tlo + (-xd) * _SQRT1_2_LO, 0.0)
-            h, hl = _two_prod(t, t)
-            dens = _TWO_OVER_SQRTPI * np.exp(-h) * (1 - hl)
+            # e^{-t^2} = e^{-x^2/2} (to ~1e-13, ample here) from x^2 split exactly
+            xc = np.clip(xd, -39.0, 39.0)
+            h, hl = _two_prod(xc, xc)
+            eh, el, s2 = _exp_dd(-0.5 * h, -0.5 * hl)
+            dens = _TWO_OVER_SQRTPI * (eh * s2)
             value = (0.5 * xd) * (_erfc_array(t) - dens * tlo)
+            fwd, _ = _gelu_tail(xc, h, eh, el)     # x <= -26: one rounding into the subnormals
+            value = np.where(xd <= -26, np.where(xd == -np.inf, np.nan, fwd * s2), value)
         else:
             u2, lo = _gelu_tanh_u2(xd)
             s, t = _sigmoid(u2), _sigmoid(-u2)
             e = np.exp(0.5 * u2)        # below -708, x e e keeps a subnormal result to one rounding
             value = np.where(u2 < -708, ((xd * e) * (1 + lo)) * e, xd * (s + (s * t) * lo))
     return _finish(x, value, out)
+
+
+def _gelu_tail(x, h, eh, el):
+    """(gelu, gelu') for x <= -26, each to be multiplied by s2 last, from the asymptotic
+    series Phi(x) = phi(x) / |x| * S(1/x^2): gelu = -phi S, gelu' = x phi (1 - S / x^2);
+    x clamped to [-39, 39], h = x^2, exp(-x^2/2) = (eh + el) s2 (_exp_dd)."""
+    ph, pe = _two_prod(np.float64(_INV_SQRT_2PI), eh)
+    pl = pe + (_INV_SQRT_2PI * el + _INV_SQRT_2PI_LO * eh)
+    z = 1 / np.maximum(h, 676.0)
+    c = 2027025.0
+    for k in (-135135.0, 10395.0, -945.0, 105.0, -15.0, 3.0, -1.0):
+        c = c * z + k
+    cs = z * c                                   # S(z) - 1
+    cg = -z * (1 + cs)                           # -z S(z)
+    xh, xe = _two_prod(x, ph)
+    return -(ph + (pl + ph * cs)), xh + ((xe + x * pl) + xh * cg)
 
 
 def _gelu_tanh_u2(x):
@@ -464,18 +557,49 @@ def gelu_backward(grad, x, approximate="none", out=None):
     with _quiet():
         xd = np.asarray(x).astype(np.float64)
         if approximate == "none":
-            h, lo = _two_prod(xd, xd)           # x^2 exactly: exp(-x^2/2) keeps its accuracy
-            pdf = np.exp(-0.5 * h) * (1 - 0.5 * lo) / math.sqrt(2 * math.pi)
-            cdf = 0.5 * _erfc_array(-xd * _SQRT1_2)
-            value = g * (cdf + xd * pdf)
+            # as rk_gelu_grad_precise (kernels/smooth.pxi): Phi + x phi with x phi in
+            # double-double and Phi's t = -x/sqrt 2 corrected for its rounding; a fitted
+            # polynomial around the root, where the two cancel; the asymptotic tail
+            x = np.clip(xd, -39.0, 39.0)
+            t, tlo = _two_prod(-x, np.float64(_SQRT1_2))
+            tlo = tlo + (-x) * _SQRT1_2_LO
+            h, hl = _two_prod(x, x)
+            eh, el, s2 = _exp_dd(-0.5 * h, -0.5 * hl)
+            E, El = eh * s2, el * s2
+            ph, pe = _two_prod(np.float64(_INV_SQRT_2PI), E)
+            pl = pe + (_INV_SQRT_2PI * El + _INV_SQRT_2PI_LO * E)
+            xh, xe = _two_prod(x, ph)
+            xl = xe + x * pl
+            cdf = 0.5 * _erfc_array(t)
+            sh = cdf + xh
+            sb = sh - cdf
+            sl = ((cdf - (sh - sb)) + (xh - sb)) + (xl - (_INV_SQRTPI * E) * tlo)
+            gh, ge = _two_prod(g, sh)
+            main = gh + (ge + g * sl)
+            d = (x - _GELU_X0_HI) - _GELU_X0_LO
+            q = np.zeros_like(d)
+            for c in _GELU_Q:
+                q = q * d + c
+            q = _GELU_Q0_HI + (_GELU_Q0_LO + q * d)
+            root = g * (d * q)
+            _, dphi = _gelu_tail(x, h, eh, el)
+            value = np.where((x >= -1.3) & (x <= -0.25), root,
+                             np.where(x <= -26, (g * dphi) * s2, main))
+            value = np.where(np.abs(xd) == np.inf, np.nan, value)
         else:
-            u2, lo = _gelu_tanh_u2(xd)
-            du2 = _C2_HI * (1 + 3 * 0.044715 * xd * xd)
-            s, t = _sigmoid(u2), _sigmoid(-u2)
-            ds = (s * t) * lo
-            s, t = s + ds, t - ds
-            e = np.exp(0.5 * u2)
-            main = np.where(u2 < -708, (((g * (1 + (xd * du2) * t)) * e) * (1 + lo)) * e,
-                            g * (s + (xd * du2) * (s * t)))
-            value = np.where(np.abs(xd) >= 1e30, np.where(xd > 0, g, 0.0), main)  # x^3: inf * 0
+            # x (2u)' = x C2 (1 + 3k x^2) in double-double; x clamped to [-25, 25], past
+            # which the result rounds to -0.0 grad and grad (and x^3 stays finite)
+            x = np.clip(xd, -25.0, 25.0)
+            u2, lo = _gelu_tanh_u2(x)
+            p2, e2 = _two_prod(x, x)
+            q, qe = _two_prod(np.float64(_GELU_K3_HI), p2)
+            qe = qe + (_GELU_K3_HI * e2 + _GELU_K3_LO * p2)
+            ah = 1 + q
+            ab = ah - 1
+            al = ((1 - (ah - ab)) + (q - ab)) + qe
+            xa, xal = _two_prod(x, ah)
+            xal = xal + x * al
+            mh, ml = _two_prod(np.float64(_C2_HI), xa)
+            ml = ml + (_C2_HI * xal + _C2_LO * xa)
+            value = np.where(xd == -np.inf, 0.0, _xsig_grad(g, u2, lo, mh, ml))
     return _finish(grad, value, out)
