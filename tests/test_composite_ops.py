@@ -780,10 +780,10 @@ def test_sizes_around_lowered_thresholds(low_thresholds, monkeypatch, dtype):
             # where a Numba form exists for the call's layout, automatic dispatch uses it
             # from the threshold on, and only then
             want = {"prelu+mask": {"prelu_mask"}, "prelu": {"prelu"},
-                    "prelu_backward": {"prelu_grad", "prelu_wterm"},
-                    "crelu": {"relu", "neg_relu"}, "crelu-axis0": {"relu", "neg_relu"},
-                    "crelu_backward": {"crelu_grad"}, "brelu": {"shift_relu"},
-                    "brelu_backward": {"shift_select_acc"}}
+                    "prelu_backward": {"prelu_grad"},
+                    "crelu": {"crelu"}, "crelu-axis0": {"crelu"},
+                    "crelu_backward": {"crelu_grad"}, "brelu": {"brelu"}, "brelu-3": {"brelu"},
+                    "brelu_backward": {"brelu_grad"}}
             for name, kernels in want.items():
                 got, big = calls[name]
                 assert got == (kernels if big else set()), (n, name, got)
