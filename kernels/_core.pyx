@@ -1521,6 +1521,10 @@ def _load_numba():
     return load_numba() is not None
 
 
+_C_ORDER_ONLY = frozenset(("prelu", "prelu_backward", "crelu", "crelu_backward", "brelu",
+                           "brelu_backward"))
+
+
 def _decide(str function, x, out=None, bint masks=False):
     """Return (backend name, reason template, flat, op class index) for a call."""
     cdef int kid = FUNCTION_KERNELS[function]
@@ -1532,6 +1536,7 @@ def _decide(str function, x, out=None, bint masks=False):
     else:
         check_out(function, a, out, "x")
         y = <cnp.ndarray>out
-    cdef bint flat = is_flat(a, None, y, masks)
+    # the composite ops' fused kernels take C order only
+    cdef bint flat = is_flat(a, None, y, masks or function in _C_ORDER_ONLY)
     cdef int backend = decide(kid, a, None, y, masks, flat, &reason)
     return BACKEND_NAMES[backend], REASONS[reason], flat, op_class(kid, masks)
