@@ -114,7 +114,7 @@ cdef void prelu_kernel(const real* a, const real* b, const real* c, const uint8_
 # inner loop is leaky_relu's, vectorised. With a mask, the rows are walked in blocks of
 # BLOCK elements (a row may start mid-byte of the mask): flags per block, then one SIMD pack.
 # Measured (float32, n = 10**6, (32, 50, 25, 25), one thread): 1.48 ms through the strided
-# driver's gather of a broadcast slope view, 0.18 ms here.
+# driver's gather of a broadcast slope view, 0.13 ms here.
 cdef void prelu_rows_kernel(const real* x, const real* w, real* y, uint8_t* mask,
                             Py_ssize_t outer, Py_ssize_t nchan, Py_ssize_t inner) noexcept nogil:
     cdef Py_ssize_t o, ch, i, base, s, cnt, f, run, row, pos, n
@@ -165,8 +165,8 @@ cdef void prelu_rows_kernel(const real* x, const real* w, real* y, uint8_t* mask
 #     without a contribution gets +0.0.)
 # The error bound is that of a float64 sum of n terms, far inside one float32 ulp. Lanes
 # let the loop vectorise (a single float64 accumulator would be a serial chain of adds):
-# measured (float32, 10**6 elements, one thread) 0.39 ms, against 3.4 ms for the former
-# grad_x pass + term array + NumPy channel sum.
+# measured (float32, 10**6 elements, one thread) 0.19 ms, against 3.4 ms for the former
+# grad_x pass + term array + NumPy channel sum (float64: 0.60 ms).
 cdef enum:
     PRELU_LANES = 16
     PRELU_SEG = 4096     # a multiple of PRELU_LANES; also the Numba kernel's unit of work
@@ -291,7 +291,8 @@ cdef void shift_select_acc_kernel(const real* a, const real* b, const real* c,
 
 # crelu in one pass over C-ordered x viewed as (outer, inner): row o of x gives row o of
 # both halves of the (outer, 2, inner) output, relu(x) then relu(-x). Measured (float32,
-# (1000, 1000), one thread): 3.2 ms as two strided-driver passes over the halves, XXX here.
+# (1000, 1000), one thread): 3.2 ms as two strided-driver passes over the halves, 0.16 ms
+# here; the backward 2.6 ms -> 0.36 ms.
 cdef void crelu_rows_kernel(const real* x, real* y, Py_ssize_t outer,
                             Py_ssize_t inner) noexcept nogil:
     cdef Py_ssize_t o, i
@@ -335,9 +336,10 @@ cdef void crelu_grad_rows_kernel(const real* g, const real* x, real* gx, Py_ssiz
 
 # brelu over C-ordered data: y (n, nb) with y[i, j] = relu(x[i] - b[j]). With nb a
 # compile-time constant (the inlined helper below, called for nb = 1 ... 8) gcc unrolls the
-# bias loop and vectorises over i with interleaving stores; a runtime nb leaves a scalar
-# loop. Measured (float32, n = 10**6, 4 biases, one thread): 8.6 ms as four strided-driver
-# passes, XXX here.
+# bias loop and vectorises over i with interleaving stores; with a runtime nb it does not
+# (float32, one thread, per output: 8 biases 0.15 ns, 9 biases 0.55 ns). Measured (float32,
+# n = 10**6, 4 biases, one thread): 8.6 ms as four strided-driver passes, 0.50 ms here (the
+# backward, also one pass: 10.8 ms -> 0.82 ms).
 cdef inline void brelu_fixed(const real* x, const real* b, real* y, Py_ssize_t n,
                              const Py_ssize_t nb) noexcept nogil:
     cdef Py_ssize_t i, j
