@@ -37,13 +37,17 @@ MASK_CHUNK = 4096
 _local = threading.local()  # the Numba thread count last set from each calling thread
 
 
-def _parallel_jit(fn):
+def _parallel_jit(fn, parallel=True):
     try:
-        return njit(parallel=True, nogil=True, cache=True)(fn)
+        return njit(parallel=parallel, nogil=True, cache=True)(fn)
     except RuntimeError as exc:       # "cannot cache function ...: no locator available"
         warnings.warn(f"relukit: Numba cannot cache {fn.__name__} ({exc}); kernels will be "
                       "compiled in every process", RuntimeWarning, stacklevel=2)
-        return njit(parallel=True, nogil=True, cache=False)(fn)
+        return njit(parallel=parallel, nogil=True, cache=False)(fn)
+
+
+def _serial_jit(fn):
+    return _parallel_jit(fn, parallel=False)
 
 
 def _elementwise(fn):
@@ -305,7 +309,7 @@ def prelu_grad(g, x, y, slopes, outer, nchan, inner):
     return seg_sums
 
 
-@njit(nogil=True, cache=True)
+@_serial_jit
 def _channel_totals(seg_sums, per_row, nchan, total):
     for c in range(nchan):
         total[c] = 0.0
