@@ -229,7 +229,9 @@ cdef void prelu_grad_rows_kernel(const real* g, const real* x, const real* w, re
                 b0 += PRELU_SEG
 
 
-# prelu gradient w.r.t. x: g where x > 0, else slope * g (a = g, b = x, c = slope).
+# prelu gradient w.r.t. x: g where x > 0, else slope * g (a = g, b = x, c = slope): the
+# kernel table's elementwise entry for prelu_backward, which itself runs
+# prelu_grad_rows_kernel (on C-ordered copies for other layouts).
 cdef void prelu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                             real* y, uint8_t* mask_out, Py_ssize_t n,
                             const double* params) noexcept nogil:
