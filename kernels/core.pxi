@@ -14,6 +14,7 @@ are Python objects this module calls only on their own paths.
 cimport cython
 cimport numpy as cnp
 from libc.stdint cimport uint8_t
+from libc.math cimport NAN
 from libc.string cimport memcpy
 
 import contextvars
@@ -97,20 +98,19 @@ cdef enum:
     K_MASK_SCALE = 4       # backward: g where the bit is set, else slope * g (leaky_relu)
     K_PRELU = 5
     K_PRELU_GRAD = 6
-    K_PRELU_WTERM = 7
-    K_NEG_RELU = 8
-    K_CRELU_GRAD = 9
-    K_SHIFT_RELU = 10
-    K_SHIFT_SELECT_ACC = 11
-    K_ELU = 12             # elu, selu, celu (coefficients in params)
-    K_ELU_GRAD = 13
-    K_SOFTPLUS = 14
-    K_SOFTPLUS_GRAD = 15
-    K_SILU = 16
-    K_SILU_GRAD = 17
-    K_GELU = 18            # params[0]: 0 exact (erf), 1 tanh approximation
-    K_GELU_GRAD = 19
-    NKERNELS = 20
+    K_NEG_RELU = 7
+    K_CRELU_GRAD = 8
+    K_SHIFT_RELU = 9
+    K_SHIFT_SELECT_ACC = 10
+    K_ELU = 11             # elu, selu, celu (coefficients in params)
+    K_ELU_GRAD = 12
+    K_SOFTPLUS = 13
+    K_SOFTPLUS_GRAD = 14
+    K_SILU = 15
+    K_SILU_GRAD = 16
+    K_GELU = 17            # params[0]: 0 exact (erf), 1 tanh approximation
+    K_GELU_GRAD = 18
+    NKERNELS = 19
 
 cdef enum:
     CLASS_MEMORY = 0       # memory-bound: a few flops per element
@@ -135,7 +135,6 @@ register(K_LEAKY_RELU, leaky_relu_kernel[float], leaky_relu_kernel[double], CLAS
 register(K_MASK_SCALE, mask_scale_kernel[float], mask_scale_kernel[double], CLASS_MEMORY)
 register(K_PRELU, prelu_kernel[float], prelu_kernel[double], CLASS_MEMORY)
 register(K_PRELU_GRAD, prelu_grad_kernel[float], prelu_grad_kernel[double], CLASS_MEMORY)
-register(K_PRELU_WTERM, prelu_wterm_kernel[float], prelu_wterm_kernel[double], CLASS_MEMORY)
 register(K_NEG_RELU, neg_relu_kernel[float], neg_relu_kernel[double], CLASS_MEMORY)
 register(K_CRELU_GRAD, crelu_grad_kernel[float], crelu_grad_kernel[double], CLASS_MEMORY)
 register(K_SHIFT_RELU, shift_relu_kernel[float], shift_relu_kernel[double], CLASS_MEMORY)
@@ -150,10 +149,11 @@ register(K_SILU_GRAD, silu_grad_kernel[float], silu_grad_kernel[double], CLASS_C
 register(K_GELU, gelu_kernel[float], gelu_kernel[double], CLASS_COMPUTE)
 register(K_GELU_GRAD, gelu_grad_kernel[float], gelu_grad_kernel[double], CLASS_COMPUTE)
 
-# Kernel names as the Numba backend knows them (index = kernel id).
+# Kernel names as the Numba backend knows them (index = kernel id). The composite ops'
+# entries name the Numba twins of their one-pass row kernels (the Cython kernels of those
+# ids serve the strided driver, for the other layouts, where Numba never runs).
 KERNEL_NAMES = ("relu", "mask_select", "relu6", "leaky_relu", "mask_scale", "prelu",
-                "prelu_grad", "prelu_wterm", "neg_relu", "crelu_grad", "shift_relu",
-                "shift_select_acc", "elu", "elu_grad", "softplus", "softplus_grad", "silu",
+                "prelu_grad", "crelu", "crelu_grad", "brelu", "brelu_grad", "elu", "elu_grad", "softplus", "softplus_grad", "silu",
                 "silu_grad", "gelu", "gelu_grad")
 # Public function -> kernel id (explain() and the tests use this).
 FUNCTION_KERNELS = {
@@ -907,9 +907,10 @@ cdef object binary(int kid, str fname, object grad, object other, str oname, obj
 
 
 # --------------------------------------------------------------------------------------
-# Ops built from several kernel calls or with extra inputs: prelu, crelu, brelu. Their
-# entry points validate everything first, pick one backend for the whole call, and run
-# each kernel with it (run_with).
+# Ops with extra inputs or other output shapes: prelu, crelu, brelu. Their entry points
+# validate everything first, pick one backend for the whole call and, on C-ordered data,
+# run one fused pass (Cython row kernels or their Numba twins); other layouts go through
+# the Cython strided driver, one kernel pass at a time (run_with).
 # --------------------------------------------------------------------------------------
 cdef cnp.ndarray float_input(str fname, str argname, object v):
     cdef cnp.ndarray a = as_input(fname, argname, v)
@@ -927,33 +928,15 @@ cdef int check_like(str fname, cnp.ndarray ref, str refname, cnp.ndarray a, str 
     return 0
 
 
-cdef int pick(int kid, cnp.ndarray a, cnp.ndarray y, bint numba_ok) noexcept:
-    # One backend for a whole composite call: the dispatcher's answer for (a, y), with numba
-    # downgraded to cython where this call has no numba form.
-    cdef int reason
-    cdef int backend = decide(kid, a, None, y, False, numba_ok and is_flat(a, None, y, True), &reason)
-    return B_CYTHON if backend == B_NUMBA and not numba_ok else backend
-
-
-cdef void run_with(int backend, int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,
-                   cnp.ndarray y, const double* params, tuple pparams) except *:
-    execute(backend, is_flat(a, b, y, False, c), kid, a, b, c, None, y, None, params, pparams)
+cdef void run_with(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, cnp.ndarray y,
+                   const double* params) except *:
+    # one Cython kernel pass, for the layouts the composite ops' one-pass kernels do not take
+    execute(B_CYTHON, is_flat(a, b, y, False, c), kid, a, b, c, None, y, None, params, ())
 
 
 cdef tuple prelu_channels(str fname, cnp.ndarray a, object weight, int axis):
     # one implementation of the weight rules, shared with the NumPy reference
     return _reference.prelu_slopes(a, weight, axis, fname)
-
-
-cdef tuple prelu_geometry(cnp.ndarray a, int ch, object slopes):
-    # (slopes, inner, channels) for the Numba kernels, which index C-order flat arrays
-    cdef Py_ssize_t inner = 1
-    cdef int d
-    if ch < 0:
-        return slopes, cnp.PyArray_SIZE(a), 1
-    for d in range(ch + 1, cnp.PyArray_NDIM(a)):
-        inner *= cnp.PyArray_DIMS(a)[d]
-    return slopes, inner, cnp.PyArray_DIMS(a)[ch]
 
 
 def prelu(x, weight, int axis=1, out=None, bint return_mask=False):
@@ -981,6 +964,8 @@ def prelu(x, weight, int axis=1, out=None, bint return_mask=False):
     cdef cnp.ndarray a, y, slope_view
     cdef cnp.ndarray m = None
     cdef int reason, backend, ch
+    cdef bint flat
+    cdef Py_ssize_t dims[3]
     if out is x and not cnp.PyArray_Check(x):
         raise TypeError(f"prelu: out=x needs x to be a numpy.ndarray, got {type(x).__name__}")
     a = float_input("prelu", "x", x)
@@ -992,18 +977,20 @@ def prelu(x, weight, int axis=1, out=None, bint return_mask=False):
     y = prepare_out("prelu", a, out, "x")
     if y is not a and out is not None and overlaps(a, y) and not same_view(a, y):
         a = a.copy()
-    backend = decide(K_PRELU, a, None, y, return_mask, is_flat(a, None, y, True), &reason)
+    flat = is_flat(a, None, y, True)
+    backend = decide(K_PRELU, a, None, y, return_mask, flat, &reason)
     if backend == B_NUMPY:
         if return_mask:
             return _reference.prelu(a, weight, axis, out=y, return_mask=True)
         return _reference.prelu(a, weight, axis, out=y)
     if return_mask:
         m = new_mask(cnp.PyArray_SIZE(a))
-    if backend == B_NUMBA and run_numba(K_PRELU, a, None, None, None, y, m,
-                                        prelu_geometry(a, ch, slopes)):
-        return (y, m) if return_mask else y
-    if not return_mask and ch >= 0 and is_flat(a, None, y, True):
-        prelu_rows(a, slopes, y, ch)
+    if flat:                                # C order: rows of one slope
+        prelu_dims(a, ch, False, dims)
+        if not (backend == B_NUMBA
+                and run_numba(K_PRELU, a, None, None, None, y, m,
+                              (slopes, dims[0], dims[1], dims[2]))):
+            prelu_rows(a, slopes, y, m, dims)
     else:
         if slope_view is None:
             ch, slopes, slope_view = prelu_channels("prelu", a, weight, axis)
@@ -1030,23 +1017,45 @@ cdef object prelu_ready_weight(cnp.ndarray a, object weight, int axis):
     return w
 
 
-cdef void prelu_rows(cnp.ndarray a, cnp.ndarray slopes, cnp.ndarray y, int ch) noexcept:
-    # C-contiguous x and y, no mask: rows of `inner` elements share one slope, so the inner
-    # loop is leaky_relu's, vectorised.
-    cdef Py_ssize_t outer = 1, inner = 1, nchan = cnp.PyArray_DIMS(a)[ch]
+cdef void prelu_dims(cnp.ndarray a, int ch, bint single, Py_ssize_t* dims) noexcept:
+    # x in C order as (outer, channels, inner); one channel of all n elements where there is
+    # no channel axis or (single) the weight gradient is one sum over everything
     cdef int d
+    if ch < 0 or single:
+        dims[0] = 1
+        dims[1] = 1
+        dims[2] = cnp.PyArray_SIZE(a)
+        return
+    dims[0] = 1
+    dims[1] = cnp.PyArray_DIMS(a)[ch]
+    dims[2] = 1
     for d in range(ch):
-        outer *= cnp.PyArray_DIMS(a)[d]
+        dims[0] *= cnp.PyArray_DIMS(a)[d]
     for d in range(ch + 1, cnp.PyArray_NDIM(a)):
-        inner *= cnp.PyArray_DIMS(a)[d]
-    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT:
-        with nogil:
-            prelu_rows_kernel(<float*>cnp.PyArray_BYTES(a), <float*>cnp.PyArray_BYTES(slopes),
-                              <float*>cnp.PyArray_BYTES(y), outer, nchan, inner)
+        dims[2] *= cnp.PyArray_DIMS(a)[d]
+
+
+cdef void prelu_rows(cnp.ndarray a, cnp.ndarray slopes, cnp.ndarray y, cnp.ndarray m,
+                     const Py_ssize_t* dims) noexcept:
+    # C-contiguous x and y (and the mask): the Cython row kernel
+    cdef uint8_t* pm = <uint8_t*>cnp.PyArray_BYTES(m) if m is not None else NULL
+    cdef bint f32 = cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT
+    cdef char* px = cnp.PyArray_BYTES(a)
+    cdef char* pw = cnp.PyArray_BYTES(slopes)
+    cdef char* py = cnp.PyArray_BYTES(y)
+    if cnp.PyArray_SIZE(a) < GIL_RELEASE_MIN:
+        prelu_rows_typed(f32, px, pw, py, pm, dims)
     else:
         with nogil:
-            prelu_rows_kernel(<double*>cnp.PyArray_BYTES(a), <double*>cnp.PyArray_BYTES(slopes),
-                              <double*>cnp.PyArray_BYTES(y), outer, nchan, inner)
+            prelu_rows_typed(f32, px, pw, py, pm, dims)
+
+
+cdef void prelu_rows_typed(bint f32, char* x, char* w, char* y, uint8_t* m,
+                           const Py_ssize_t* dims) noexcept nogil:
+    if f32:
+        prelu_rows_kernel(<float*>x, <float*>w, <float*>y, m, dims[0], dims[1], dims[2])
+    else:
+        prelu_rows_kernel(<double*>x, <double*>w, <double*>y, m, dims[0], dims[1], dims[2])
 
 
 def prelu_backward(grad, x, weight, int axis=1):
@@ -1054,26 +1063,95 @@ def prelu_backward(grad, x, weight, int axis=1):
 
     Gradients of :func:`prelu`: ``grad_x = grad if x > 0 else weight[c] * grad`` and
     ``grad_weight[c] = sum of x * grad over the elements of channel c where not x > 0``,
-    accumulated in float64 and rounded to x's dtype, shaped like ``weight``. Needs the
+    accumulated in float64 (in the fixed order of ``reference.prelu_channel_sum``, the same
+    in every backend) and rounded to x's dtype, shaped like ``weight``. Needs the
     forward's input. Equivalent NumPy: ``relukit.reference.prelu_backward``.
     """
-    cdef cnp.ndarray g, a, gx, term, slope_view
-    cdef int backend, ch
+    cdef cnp.ndarray g, a, gx, gxc, total, gw, slopes
+    cdef int backend, reason, ch
+    cdef bint single
+    cdef Py_ssize_t dims[3]
+    cdef cnp.npy_intp nout
+    cdef Py_ssize_t i
     a = float_input("prelu_backward", "x", x)
     g = float_input("prelu_backward", "grad", grad)
     check_like("prelu_backward", a, "x", g, "grad")
-    ch, slopes, slope_view = prelu_channels("prelu_backward", a, weight, axis)
+    w = prelu_ready_weight(a, weight, axis)
+    if w is None:
+        ch, slopes, _ = prelu_channels("prelu_backward", a, weight, axis)
+        wshape = np.shape(weight)
+        single = ch < 0 or np.size(weight) == 1
+    else:                                   # the common case, without the general rules
+        ch, slopes = axis % cnp.PyArray_NDIM(a), <cnp.ndarray>w
+        wshape = (<object>w).shape
+        single = cnp.PyArray_SIZE(<cnp.ndarray>w) == 1
     gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)
-    backend = pick(K_PRELU_GRAD, a, gx, True)
+    backend = decide(K_PRELU_GRAD, a, g, gx, False, is_flat(g, a, gx, True), &reason)
     if backend == B_NUMPY:
         return _reference.prelu_backward(g, a, weight, axis)
-    term = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)
-    geometry = prelu_geometry(a, ch, slopes)
-    if not (backend == B_NUMBA and is_flat(g, a, gx, True)
-            and run_numba(K_PRELU_GRAD, g, a, None, None, gx, None, geometry)):
-        run_any_layout(K_PRELU_GRAD, g, a, slope_view, NULL, gx, NULL, NULL)
-    run_with(backend, K_PRELU_WTERM, g, a, None, term, NULL, ())
-    return gx, _reference.channel_sum(term, ch, weight)
+    if not is_flat(g, a, gx, True):
+        # other layouts: the one-pass kernel on C-ordered copies (the sum's order is defined
+        # on C order), grad_x then copied into the memory order of x
+        g = g.copy(order="C")        # (aligned, which ascontiguousarray does not ensure)
+        a = a.copy(order="C")
+        gxc = <cnp.ndarray>np.empty_like(a)
+    else:
+        gxc = gx
+    prelu_dims(a, ch, single, dims)
+    nout = dims[1]
+    total = <cnp.ndarray>np.empty(nout, np.float64)
+    if not (backend == B_NUMBA
+            and run_numba(K_PRELU_GRAD, g, a, None, None, gxc, None,
+                                (slopes, dims[0], dims[1], dims[2], total))):
+        prelu_grad_rows(g, a, slopes, gxc, total, dims)
+    if gxc is not gx:
+        np.copyto(gx, gxc)
+    gw = <cnp.ndarray>cnp.PyArray_EMPTY(1, &nout, cnp.PyArray_TYPE(a), 0)
+    prelu_round_sums(<double*>cnp.PyArray_BYTES(total), cnp.PyArray_BYTES(gw), nout,
+                     cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT)
+    return gx, gw.reshape(wshape)
+
+
+cdef void prelu_round_sums(const double* total, char* out, Py_ssize_t n, bint f32) noexcept:
+    # The weight gradient in x's dtype (overflow to inf is the result, silently). A NaN sum
+    # comes out as the default quiet NaN: where two NaN terms meet, which payload an add
+    # keeps depends on the operand order the compiler or NumPy's SIMD loops pick, so the
+    # payload would differ between backends.
+    cdef Py_ssize_t i
+    cdef double t
+    for i in range(n):
+        t = total[i]
+        if t != t:
+            t = NAN
+        if f32:
+            (<float*>out)[i] = <float>t
+        else:
+            (<double*>out)[i] = t
+
+
+cdef void prelu_grad_rows(cnp.ndarray g, cnp.ndarray a, cnp.ndarray slopes, cnp.ndarray gx,
+                          cnp.ndarray total, const Py_ssize_t* dims) noexcept:
+    cdef bint f32 = cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT
+    cdef char* pg = cnp.PyArray_BYTES(g)
+    cdef char* px = cnp.PyArray_BYTES(a)
+    cdef char* pw = cnp.PyArray_BYTES(slopes)
+    cdef char* py = cnp.PyArray_BYTES(gx)
+    cdef double* pt = <double*>cnp.PyArray_BYTES(total)
+    if cnp.PyArray_SIZE(a) < GIL_RELEASE_MIN:
+        prelu_grad_rows_typed(f32, pg, px, pw, py, pt, dims)
+    else:
+        with nogil:
+            prelu_grad_rows_typed(f32, pg, px, pw, py, pt, dims)
+
+
+cdef void prelu_grad_rows_typed(bint f32, char* g, char* x, char* w, char* y, double* total,
+                                const Py_ssize_t* dims) noexcept nogil:
+    if f32:
+        prelu_grad_rows_kernel(<float*>g, <float*>x, <float*>w, <float*>y, total,
+                               dims[0], dims[1], dims[2])
+    else:
+        prelu_grad_rows_kernel(<double*>g, <double*>x, <double*>w, <double*>y, total,
+                               dims[0], dims[1], dims[2])
 
 
 cdef tuple crelu_halves(cnp.ndarray full, int ax, Py_ssize_t k):
@@ -1088,6 +1166,28 @@ cdef int crelu_axis(str fname, cnp.ndarray a, int axis) except -1:
     return _reference.crelu_axis(a, axis, fname)
 
 
+cdef inline bint c_flat(cnp.ndarray a) noexcept:
+    return cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+
+
+cdef void outer_inner(cnp.ndarray a, int ax, Py_ssize_t* outer, Py_ssize_t* inner) noexcept:
+    # C-ordered a as (outer, inner) with the axes before ax in outer, ax and after in inner
+    cdef int d
+    outer[0] = 1
+    inner[0] = 1
+    for d in range(ax):
+        outer[0] *= cnp.PyArray_DIMS(a)[d]
+    for d in range(ax, cnp.PyArray_NDIM(a)):
+        inner[0] *= cnp.PyArray_DIMS(a)[d]
+
+
+cdef int pick_fused(int kid, cnp.ndarray a, bint flat) noexcept:
+    # The backend of a composite call whose outputs are new C-ordered arrays: the
+    # dispatcher's answer on x, where flat says whether the one-pass kernels can run.
+    cdef int reason
+    return decide(kid, a, None, a, False, flat, &reason)
+
+
 def crelu(x, int axis=-1):
     """crelu(x, axis=-1)
 
@@ -1099,16 +1199,44 @@ def crelu(x, int axis=-1):
     cdef cnp.ndarray a = float_input("crelu", "x", x)
     cdef int ax = crelu_axis("crelu", a, axis)
     cdef Py_ssize_t k = cnp.PyArray_DIMS(a)[ax]
+    cdef Py_ssize_t outer, inner
+    cdef cnp.ndarray y
+    cdef bint flat = c_flat(a)
     shape = list((<object>a).shape)
     shape[ax] = 2 * k
-    out = np.empty(shape, a.dtype)
-    first, second = crelu_halves(out, ax, k)
-    backend = pick(K_NEG_RELU, a, first, True)
+    y = <cnp.ndarray>np.empty(shape, a.dtype)
+    backend = pick_fused(K_NEG_RELU, a, flat)
     if backend == B_NUMPY:
         return _reference.crelu(a, axis)
-    run_with(backend, K_RELU, a, None, None, first, NULL, ())
-    run_with(backend, K_NEG_RELU, a, None, None, second, NULL, ())
-    return out
+    if flat:
+        outer_inner(a, ax, &outer, &inner)
+        if not (backend == B_NUMBA
+                and run_numba(K_NEG_RELU, a, None, None, None, y, None, (outer, inner))):
+            crelu_rows(a, y, outer, inner)
+        return y
+    first, second = crelu_halves(y, ax, k)
+    run_with(K_RELU, a, None, None, first, NULL)
+    run_with(K_NEG_RELU, a, None, None, second, NULL)
+    return y
+
+
+cdef void crelu_rows(cnp.ndarray a, cnp.ndarray y, Py_ssize_t outer, Py_ssize_t inner) noexcept:
+    cdef bint f32 = cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT
+    cdef char* px = cnp.PyArray_BYTES(a)
+    cdef char* py = cnp.PyArray_BYTES(y)
+    if cnp.PyArray_SIZE(a) < GIL_RELEASE_MIN:
+        crelu_rows_typed(f32, px, py, outer, inner)
+    else:
+        with nogil:
+            crelu_rows_typed(f32, px, py, outer, inner)
+
+
+cdef void crelu_rows_typed(bint f32, char* x, char* y, Py_ssize_t outer,
+                           Py_ssize_t inner) noexcept nogil:
+    if f32:
+        crelu_rows_kernel(<float*>x, <float*>y, outer, inner)
+    else:
+        crelu_rows_kernel(<double*>x, <double*>y, outer, inner)
 
 
 def crelu_backward(grad, x, int axis=-1):
@@ -1122,6 +1250,9 @@ def crelu_backward(grad, x, int axis=-1):
     cdef cnp.ndarray g = float_input("crelu_backward", "grad", grad)
     cdef int ax = crelu_axis("crelu_backward", a, axis)
     cdef Py_ssize_t k = cnp.PyArray_DIMS(a)[ax]
+    cdef Py_ssize_t outer, inner
+    cdef cnp.ndarray gx
+    cdef bint flat
     shape = list((<object>a).shape)
     shape[ax] = 2 * k
     if list((<object>g).shape) != shape:
@@ -1129,13 +1260,41 @@ def crelu_backward(grad, x, int axis=-1):
                          f"shape {tuple(shape)}")
     if g.dtype != a.dtype:
         raise TypeError(f"crelu_backward: grad has dtype {g.dtype} but x has dtype {a.dtype}")
-    g1, g2 = crelu_halves(g, ax, k)
+    flat = c_flat(a) and c_flat(g) and PyArray_EquivTypes(cnp.PyArray_DESCR(a), cnp.PyArray_DESCR(g))
     gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)
-    backend = pick(K_CRELU_GRAD, a, gx, True)
+    backend = pick_fused(K_CRELU_GRAD, a, flat)
     if backend == B_NUMPY:
         return _reference.crelu_backward(g, a, axis)
-    run_with(backend, K_CRELU_GRAD, g1, g2, a, gx, NULL, ())
+    if flat:
+        outer_inner(a, ax, &outer, &inner)
+        if not (backend == B_NUMBA
+                and run_numba(K_CRELU_GRAD, g, a, None, None, gx, None, (outer, inner))):
+            crelu_grad_rows(g, a, gx, outer, inner)
+        return gx
+    g1, g2 = crelu_halves(g, ax, k)
+    run_with(K_CRELU_GRAD, g1, g2, a, gx, NULL)
     return gx
+
+
+cdef void crelu_grad_rows(cnp.ndarray g, cnp.ndarray a, cnp.ndarray gx, Py_ssize_t outer,
+                          Py_ssize_t inner) noexcept:
+    cdef bint f32 = cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT
+    cdef char* pg = cnp.PyArray_BYTES(g)
+    cdef char* px = cnp.PyArray_BYTES(a)
+    cdef char* py = cnp.PyArray_BYTES(gx)
+    if cnp.PyArray_SIZE(a) < GIL_RELEASE_MIN:
+        crelu_grad_rows_typed(f32, pg, px, py, outer, inner)
+    else:
+        with nogil:
+            crelu_grad_rows_typed(f32, pg, px, py, outer, inner)
+
+
+cdef void crelu_grad_rows_typed(bint f32, char* g, char* x, char* y, Py_ssize_t outer,
+                                Py_ssize_t inner) noexcept nogil:
+    if f32:
+        crelu_grad_rows_kernel(<float*>g, <float*>x, <float*>y, outer, inner)
+    else:
+        crelu_grad_rows_kernel(<double*>g, <double*>x, <double*>y, outer, inner)
 
 
 cdef object brelu_biases(str fname, cnp.ndarray a, object biases):
@@ -1151,18 +1310,47 @@ def brelu(x, biases):
     ``np.stack([relu(x - b) for b in biases], axis=-1)``.
     """
     cdef cnp.ndarray a = float_input("brelu", "x", x)
+    cdef cnp.ndarray bs, y
     cdef double p[1]
-    bs = brelu_biases("brelu", a, biases)
-    out = np.empty((<object>a).shape + (len(bs),), a.dtype)
-    if len(bs) == 0:
-        return out
-    backend = pick(K_SHIFT_RELU, a, out[..., 0], True)
+    cdef bint flat = c_flat(a)
+    bs = <cnp.ndarray>np.ascontiguousarray(brelu_biases("brelu", a, biases))
+    cdef Py_ssize_t nb = cnp.PyArray_SIZE(bs)
+    y = <cnp.ndarray>np.empty((<object>a).shape + (nb,), a.dtype)
+    if nb == 0:
+        return y
+    backend = pick_fused(K_SHIFT_RELU, a, flat)
     if backend == B_NUMPY:
         return _reference.brelu(a, biases)
-    for j in range(len(bs)):
+    if flat:
+        if not (backend == B_NUMBA
+                and run_numba(K_SHIFT_RELU, a, bs, None, None, y, None, ())):
+            brelu_rows(a, bs, y)
+        return y
+    for j in range(nb):
         p[0] = <double>bs[j]
-        run_with(backend, K_SHIFT_RELU, a, None, None, out[..., j], p, (p[0],))
-    return out
+        run_with(K_SHIFT_RELU, a, None, None, y[..., j], p)
+    return y
+
+
+cdef void brelu_rows(cnp.ndarray a, cnp.ndarray bs, cnp.ndarray y) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a), nb = cnp.PyArray_SIZE(bs)
+    cdef bint f32 = cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT
+    cdef char* px = cnp.PyArray_BYTES(a)
+    cdef char* pb = cnp.PyArray_BYTES(bs)
+    cdef char* py = cnp.PyArray_BYTES(y)
+    if n * nb < GIL_RELEASE_MIN:
+        brelu_rows_typed(f32, px, pb, py, n, nb)
+    else:
+        with nogil:
+            brelu_rows_typed(f32, px, pb, py, n, nb)
+
+
+cdef void brelu_rows_typed(bint f32, char* x, char* b, char* y, Py_ssize_t n,
+                           Py_ssize_t nb) noexcept nogil:
+    if f32:
+        brelu_rows_kernel(<float*>x, <float*>b, <float*>y, n, nb)
+    else:
+        brelu_rows_kernel(<double*>x, <double*>b, <double*>y, n, nb)
 
 
 def brelu_backward(grad, x, biases):
@@ -1173,22 +1361,54 @@ def brelu_backward(grad, x, biases):
     """
     cdef cnp.ndarray a = float_input("brelu_backward", "x", x)
     cdef cnp.ndarray g = float_input("brelu_backward", "grad", grad)
+    cdef cnp.ndarray bs, gx
     cdef double p[1]
-    bs = brelu_biases("brelu_backward", a, biases)
-    expected = (<object>a).shape + (len(bs),)
+    cdef bint flat
+    bs = <cnp.ndarray>np.ascontiguousarray(brelu_biases("brelu_backward", a, biases))
+    cdef Py_ssize_t nb = cnp.PyArray_SIZE(bs)
+    expected = (<object>a).shape + (nb,)
     if (<object>g).shape != expected:
         raise ValueError(f"brelu_backward: grad has shape {(<object>g).shape} but brelu(x, biases) "
                          f"has shape {expected}")
     if g.dtype != a.dtype:
         raise TypeError(f"brelu_backward: grad has dtype {g.dtype} but x has dtype {a.dtype}")
-    gx = <cnp.ndarray>np.zeros_like(a, order="C")
-    backend = pick(K_SHIFT_SELECT_ACC, a, gx, True)
+    flat = c_flat(a) and c_flat(g) and PyArray_EquivTypes(cnp.PyArray_DESCR(a), cnp.PyArray_DESCR(g))
+    backend = pick_fused(K_SHIFT_SELECT_ACC, a, flat)
     if backend == B_NUMPY:
         return _reference.brelu_backward(g, a, biases)
-    for j in range(len(bs)):
+    if flat:
+        gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_CORDER, NULL, 0)
+        if not (backend == B_NUMBA
+                and run_numba(K_SHIFT_SELECT_ACC, g, a, bs, None, gx, None, ())):
+            brelu_grad_rows(g, a, bs, gx)
+        return gx
+    gx = <cnp.ndarray>np.zeros_like(a, order="C")
+    for j in range(nb):
         p[0] = <double>bs[j]
-        run_with(backend, K_SHIFT_SELECT_ACC, g[..., j], a, gx, gx, p, (p[0],))
+        run_with(K_SHIFT_SELECT_ACC, g[..., j], a, gx, gx, p)
     return gx
+
+
+cdef void brelu_grad_rows(cnp.ndarray g, cnp.ndarray a, cnp.ndarray bs, cnp.ndarray gx) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a), nb = cnp.PyArray_SIZE(bs)
+    cdef bint f32 = cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT
+    cdef char* pg = cnp.PyArray_BYTES(g)
+    cdef char* px = cnp.PyArray_BYTES(a)
+    cdef char* pb = cnp.PyArray_BYTES(bs)
+    cdef char* py = cnp.PyArray_BYTES(gx)
+    if n * nb < GIL_RELEASE_MIN:
+        brelu_grad_rows_typed(f32, pg, px, pb, py, n, nb)
+    else:
+        with nogil:
+            brelu_grad_rows_typed(f32, pg, px, pb, py, n, nb)
+
+
+cdef void brelu_grad_rows_typed(bint f32, char* g, char* x, char* b, char* y, Py_ssize_t n,
+                                Py_ssize_t nb) noexcept nogil:
+    if f32:
+        brelu_grad_rows_kernel(<float*>g, <float*>x, <float*>b, <float*>y, n, nb)
+    else:
+        brelu_grad_rows_kernel(<double*>g, <double*>x, <double*>b, <double*>y, n, nb)
 
 
 # --------------------------------------------------------------------------------------
@@ -1376,6 +1596,10 @@ def _load_numba():
     return load_numba() is not None
 
 
+_C_ORDER_ONLY = frozenset(("prelu", "prelu_backward", "crelu", "crelu_backward", "brelu",
+                           "brelu_backward"))
+
+
 def _decide(str function, x, out=None, bint masks=False):
     """Return (backend name, reason template, flat, op class index) for a call."""
     cdef int kid = FUNCTION_KERNELS[function]
@@ -1387,6 +1611,7 @@ def _decide(str function, x, out=None, bint masks=False):
     else:
         check_out(function, a, out, "x")
         y = <cnp.ndarray>out
-    cdef bint flat = is_flat(a, None, y, masks)
+    # the composite ops' fused kernels take C order only
+    cdef bint flat = is_flat(a, None, y, masks or function in _C_ORDER_ONLY)
     cdef int backend = decide(kid, a, None, y, masks, flat, &reason)
     return BACKEND_NAMES[backend], REASONS[reason], flat, op_class(kid, masks)

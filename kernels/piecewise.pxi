@@ -110,36 +110,134 @@ cdef void prelu_kernel(const real* a, const real* b, const real* c, const uint8_
         s += cnt
 
 
-# prelu on C-ordered data viewed as (outer, channels, inner): one slope per row.
-cdef void prelu_rows_kernel(const real* x, const real* w, real* y, Py_ssize_t outer,
-                            Py_ssize_t nchan, Py_ssize_t inner) noexcept nogil:
-    cdef Py_ssize_t o, ch, i, base
-    cdef real s
+# prelu on C-ordered data viewed as (outer, channels, inner): one slope per row, so the
+# inner loop is leaky_relu's, vectorised. With a mask, the rows are walked in blocks of
+# BLOCK elements (a row may start mid-byte of the mask): flags per block, then one SIMD pack.
+# Measured (float32, n = 10**6, (32, 50, 25, 25), one thread): 1.48 ms through the strided
+# driver's gather of a broadcast slope view, 0.13 ms here.
+cdef void prelu_rows_kernel(const real* x, const real* w, real* y, uint8_t* mask,
+                            Py_ssize_t outer, Py_ssize_t nchan, Py_ssize_t inner) noexcept nogil:
+    cdef Py_ssize_t o, ch, i, base, s, cnt, f, run, row, pos, n
+    cdef real sl, v
+    cdef uint8_t flags[BLOCK]
+    if mask == NULL:
+        for o in range(outer):
+            for ch in range(nchan):
+                sl = w[ch]
+                base = (o * nchan + ch) * inner
+                for i in range(inner):
+                    y[base + i] = leaky_one(x[base + i], sl)
+        return
+    n = outer * nchan * inner
+    row = 0
+    pos = 0
+    s = 0
+    while s < n:
+        cnt = min(<Py_ssize_t>BLOCK, n - s)
+        f = 0
+        while f < cnt:
+            run = min(inner - pos, cnt - f)
+            sl = w[row % nchan]
+            for i in range(run):
+                v = x[s + f + i]
+                flags[f + i] = v > 0
+                y[s + f + i] = leaky_one(v, sl)
+            f += run
+            pos += run
+            if pos == inner:
+                pos = 0
+                row += 1
+        rk_pack_flags(flags, mask + (s >> 3), cnt)
+        s += cnt
+
+
+# prelu backward in one pass over C-ordered (outer, channels, inner) data: grad_x, and the
+# weight gradient's sum of x * g (the product rounded to the dtype) over the elements where
+# not x > 0, accumulated in float64 in a fixed order that every backend and the NumPy
+# reference (reference.prelu_channel_sum) follow, so the result is bit-identical everywhere
+# and independent of the thread count:
+#   * each row (o, c) is cut into segments of PRELU_SEG elements (the last may be shorter);
+#   * within a segment, element j goes to lane j % PRELU_LANES (lanes start at +0.0;
+#     excluded elements add +0.0), then the lanes are summed pairwise by halving (lane k +=
+#     lane k + h for h = 8, 4, 2, 1);
+#   * a channel's total is the sequential sum, from +0.0, of its segment sums in the order
+#     (o, segment). (+0.0 throughout, as PyTorch's sum of its 0-or-x*g terms: a channel
+#     without a contribution gets +0.0.)
+# The error bound is that of a float64 sum of n terms, far inside one float32 ulp. Lanes
+# let the loop vectorise (a single float64 accumulator would be a serial chain of adds):
+# measured (float32, 10**6 elements, one thread) 0.19 ms, against 3.4 ms for the former
+# grad_x pass + term array + NumPy channel sum (float64: 0.60 ms).
+cdef enum:
+    PRELU_LANES = 16
+    PRELU_SEG = 4096     # a multiple of PRELU_LANES; also the Numba kernel's unit of work
+
+cdef inline double prelu_grad_segment(const real* g, const real* x, real* gx, real sl,
+                                      Py_ssize_t m) noexcept nogil:
+    cdef double acc[PRELU_LANES]
+    cdef Py_ssize_t j, k, h, full = m - m % PRELU_LANES
+    cdef real v, gv
+    for k in range(PRELU_LANES):
+        acc[k] = 0
+    j = 0
+    while j < full:
+        for k in range(PRELU_LANES):
+            v = x[j + k]
+            gv = g[j + k]
+            gx[j + k] = gv if v > 0 else gv * sl
+            acc[k] += 0 if v > 0 else <double>(v * gv)
+        j += PRELU_LANES
+    for k in range(m - full):
+        v = x[full + k]
+        gv = g[full + k]
+        gx[full + k] = gv if v > 0 else gv * sl
+        acc[k] += 0 if v > 0 else <double>(v * gv)
+    h = PRELU_LANES // 2
+    while h > 0:
+        for k in range(h):
+            acc[k] += acc[k + h]
+        h //= 2
+    return acc[0]
+
+
+cdef void prelu_grad_rows_kernel(const real* g, const real* x, const real* w, real* gx,
+                                 double* total, Py_ssize_t outer, Py_ssize_t nchan,
+                                 Py_ssize_t inner) noexcept nogil:
+    cdef Py_ssize_t o, ch, i, base, b0
+    cdef real sl, v, gv
+    for ch in range(nchan):
+        total[ch] = 0
+    if inner == 1:
+        # one-element segments: the segment sum is +0.0 + term, and adding that to a total
+        # that starts at +0.0 (so is never -0.0) equals adding the term itself; the channel
+        # totals then run across the row, vectorised over channels (channels-last data)
+        for o in range(outer):
+            base = o * nchan
+            for ch in range(nchan):
+                v = x[base + ch]
+                gv = g[base + ch]
+                gx[base + ch] = gv if v > 0 else gv * w[ch]
+                total[ch] += 0 if v > 0 else <double>(v * gv)
+        return
     for o in range(outer):
         for ch in range(nchan):
-            s = w[ch]
+            sl = w[ch]
             base = (o * nchan + ch) * inner
-            for i in range(inner):
-                y[base + i] = leaky_one(x[base + i], s)
+            b0 = 0
+            while b0 < inner:
+                total[ch] += prelu_grad_segment(g + base + b0, x + base + b0, gx + base + b0,
+                                                sl, min(<Py_ssize_t>PRELU_SEG, inner - b0))
+                b0 += PRELU_SEG
 
 
-# prelu gradient w.r.t. x: g where x > 0, else slope * g (a = g, b = x, c = slope).
+# prelu gradient w.r.t. x: g where x > 0, else slope * g (a = g, b = x, c = slope): the
+# kernel table's elementwise entry for prelu_backward, which itself runs
+# prelu_grad_rows_kernel (on C-ordered copies for other layouts).
 cdef void prelu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                             real* y, uint8_t* mask_out, Py_ssize_t n,
                             const double* params) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
         y[i] = a[i] if b[i] > 0 else a[i] * c[i]
-
-
-# The per-element term of prelu's weight gradient, x * g where x <= 0 (not x > 0: NaN x
-# contributes NaN, as in PyTorch), else 0; summed per channel by the caller.
-cdef void prelu_wterm_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
-                             real* y, uint8_t* mask_out, Py_ssize_t n,
-                             const double* params) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        y[i] = 0 if b[i] > 0 else a[i] * b[i]
 
 
 # relu(-x), the second half of crelu: -x is exact, so this equals relu applied to -x
@@ -191,3 +289,124 @@ cdef void shift_select_acc_kernel(const real* a, const real* b, const real* c,
     cdef real bias = <real>params[0]
     for i in range(n):
         y[i] = c[i] + (0 if b[i] - bias <= 0 else a[i])
+
+
+# crelu in one pass over C-ordered x viewed as (outer, inner): row o of x gives row o of
+# both halves of the (outer, 2, inner) output, relu(x) then relu(-x). Measured (float32,
+# (1000, 1000), one thread): 3.2 ms as two strided-driver passes over the halves, 0.16 ms
+# here; the backward 2.6 ms -> 0.36 ms.
+cdef void crelu_rows_kernel(const real* x, real* y, Py_ssize_t outer,
+                            Py_ssize_t inner) noexcept nogil:
+    cdef Py_ssize_t o, i
+    cdef const real* xr
+    cdef real* y1
+    cdef real* y2
+    cdef real v
+    for o in range(outer):
+        xr = x + o * inner
+        y1 = y + 2 * o * inner
+        y2 = y1 + inner
+        for i in range(inner):
+            v = xr[i]
+            y1[i] = 0 if v <= 0 else v
+        for i in range(inner):
+            v = -xr[i]
+            y2[i] = 0 if v <= 0 else v
+
+
+# crelu backward over C-ordered data: grad (outer, 2, inner), x and grad_x (outer, inner);
+# the arithmetic of crelu_grad_kernel.
+cdef void crelu_grad_rows_kernel(const real* g, const real* x, real* gx, Py_ssize_t outer,
+                                 Py_ssize_t inner) noexcept nogil:
+    cdef Py_ssize_t o, i
+    cdef const real* g1
+    cdef const real* g2
+    cdef const real* xr
+    cdef real* yr
+    cdef real v, p, q
+    for o in range(outer):
+        g1 = g + 2 * o * inner
+        g2 = g1 + inner
+        xr = x + o * inner
+        yr = gx + o * inner
+        for i in range(inner):
+            v = xr[i]
+            p = 0 if v <= 0 else g1[i]
+            q = 0 if -v <= 0 else g2[i]
+            yr[i] = p - q
+
+
+# brelu over C-ordered data: y (n, nb) with y[i, j] = relu(x[i] - b[j]). With nb a
+# compile-time constant (the inlined helper below, called for nb = 1 ... 8) gcc unrolls the
+# bias loop and vectorises over i with interleaving stores; with a runtime nb it does not
+# (float32, one thread, per output: 8 biases 0.15 ns, 9 biases 0.55 ns). Measured (float32,
+# n = 10**6, 4 biases, one thread): 8.6 ms as four strided-driver passes, 0.50 ms here (the
+# backward, also one pass: 10.8 ms -> 0.82 ms).
+cdef inline void brelu_fixed(const real* x, const real* b, real* y, Py_ssize_t n,
+                             const Py_ssize_t nb) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef real v
+    for i in range(n):
+        for j in range(nb):
+            v = x[i] - b[j]
+            y[i * nb + j] = 0 if v <= 0 else v
+
+
+cdef void brelu_rows_kernel(const real* x, const real* b, real* y, Py_ssize_t n,
+                            Py_ssize_t nb) noexcept nogil:
+    if nb == 1:
+        brelu_fixed(x, b, y, n, 1)
+    elif nb == 2:
+        brelu_fixed(x, b, y, n, 2)
+    elif nb == 3:
+        brelu_fixed(x, b, y, n, 3)
+    elif nb == 4:
+        brelu_fixed(x, b, y, n, 4)
+    elif nb == 5:
+        brelu_fixed(x, b, y, n, 5)
+    elif nb == 6:
+        brelu_fixed(x, b, y, n, 6)
+    elif nb == 7:
+        brelu_fixed(x, b, y, n, 7)
+    elif nb == 8:
+        brelu_fixed(x, b, y, n, 8)
+    else:
+        brelu_fixed(x, b, y, n, nb)
+
+
+# brelu backward over C-ordered data: gx[i] = sum over j of (g[i, j] where not
+# x[i] - b[j] <= 0, else 0), summed in bias order from +0.0 (shift_select_acc_kernel's
+# rounding, in one pass instead of one per bias).
+cdef inline void brelu_grad_fixed(const real* g, const real* x, const real* b, real* gx,
+                                  Py_ssize_t n, const Py_ssize_t nb) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef real acc, v, gv
+    for i in range(n):
+        v = x[i]
+        acc = 0
+        for j in range(nb):
+            gv = g[i * nb + j]      # loaded unconditionally: a select, not a branch
+            acc = acc + (0 if v - b[j] <= 0 else gv)
+        gx[i] = acc
+
+
+cdef void brelu_grad_rows_kernel(const real* g, const real* x, const real* b, real* gx,
+                                 Py_ssize_t n, Py_ssize_t nb) noexcept nogil:
+    if nb == 1:
+        brelu_grad_fixed(g, x, b, gx, n, 1)
+    elif nb == 2:
+        brelu_grad_fixed(g, x, b, gx, n, 2)
+    elif nb == 3:
+        brelu_grad_fixed(g, x, b, gx, n, 3)
+    elif nb == 4:
+        brelu_grad_fixed(g, x, b, gx, n, 4)
+    elif nb == 5:
+        brelu_grad_fixed(g, x, b, gx, n, 5)
+    elif nb == 6:
+        brelu_grad_fixed(g, x, b, gx, n, 6)
+    elif nb == 7:
+        brelu_grad_fixed(g, x, b, gx, n, 7)
+    elif nb == 8:
+        brelu_grad_fixed(g, x, b, gx, n, 8)
+    else:
+        brelu_grad_fixed(g, x, b, gx, n, nb)

@@ -186,9 +186,9 @@ def explain(op, x, out=None, return_mask=False):
     ]
     base_op = OPS.get(op) or base
     if base_op is not None and base_op.kind == "composite":
-        lines.append(f"  {base_op.name} is composite: it runs several kernels, each on numba only "
-                     "where its own arrays are contiguous (slices along an inner axis are not), "
-                     "else on cython")
+        lines.append(f"  {base_op.name} is composite: on C-ordered arrays (x, and grad for the "
+                     "backward) it runs in one fused pass on the backend above; other layouts run "
+                     "on cython, one kernel pass at a time (prelu_backward: on C-ordered copies)")
     if (backend == "cython" and flat and out is not x and a.size
             and _core._streams(op, a.size * dt.itemsize)):
         lines.append(f"  out of place and at least {stream_min_bytes() / 2**20:g} MiB: the output "

@@ -143,20 +143,60 @@ def prelu_slopes(x, weight, axis=1, fname="prelu"):
     return ch, slopes, np.broadcast_to(slopes.reshape(shape), x.shape)
 
 
-def channel_sum(term, ch, weight):
-    """Sum ``term`` over every axis but the channel axis ``ch`` (all axes when ``weight`` has
-    one element), accumulating in float64, rounded to term's dtype, shaped like ``weight``.
+PRELU_LANES = 16      # the compiled kernels' float64 lanes per segment
+PRELU_SEG = 4096      # elements per segment of a row (a multiple of PRELU_LANES)
 
-    Every backend reduces through this one function on a C-ordered term, so the rounding
-    of prelu's weight gradient does not depend on the backend."""
+
+def prelu_channel_sum(term, ch, weight):
+    """prelu's weight gradient from the C-ordered float64 ``term`` (x * grad where not
+    x > 0, +0.0 elsewhere): per channel of axis ``ch`` (everything when there is no channel
+    axis or ``weight`` has one element), rounded to ``weight_dtype``... shaped like ``weight``.
+
+    The sum runs in one fixed order, the compiled kernels' (kernels/piecewise.pxi,
+    prelu_grad_segment), so every backend gives the same bits whatever its thread count:
+    with x seen as (outer, channels, inner) in C order, each row is cut into segments of
+    PRELU_SEG elements; in a segment element j goes to lane j % PRELU_LANES (lanes start at
+    +0.0), the lanes are summed by halving (lane k += lane
+    k + h, h = 8, 4, 2, 1); a channel's total is the sequential sum of its segment sums in
+    the order (outer index, segment), from +0.0."""
     t = np.ascontiguousarray(term, dtype=np.float64)
-    w = np.asarray(weight)
-    with _quiet():                   # inf - inf and float32 overflow are results, not errors
-        if ch < 0 or w.size == 1:
-            total = t.sum()
-        else:
-            total = t.sum(axis=tuple(d for d in range(t.ndim) if d != ch))
-        return np.asarray(total).astype(term.dtype).reshape(w.shape)
+    if ch < 0 or np.size(weight) == 1:
+        outer, nchan, inner = 1, 1, t.size
+    else:
+        outer, nchan, inner = int(np.prod(t.shape[:ch])), t.shape[ch], int(np.prod(t.shape[ch + 1:]))
+    t = t.reshape(outer, nchan, inner)
+    nfull = inner // PRELU_SEG
+    parts = []
+    with _quiet():                   # inf - inf and overflow are results, not errors
+        if nfull:
+            parts.append(_lane_sums(t[:, :, :nfull * PRELU_SEG].reshape(
+                outer, nchan, nfull, PRELU_SEG // PRELU_LANES, PRELU_LANES)))
+        rest = inner - nfull * PRELU_SEG
+        if rest == 1:    # a one-element segment: its term adds to the total as its sum would
+            parts.append(t[:, :, nfull * PRELU_SEG:])
+        elif rest or inner == 0:
+            m = -(-rest // PRELU_LANES)
+            tail = np.zeros((outer, nchan, 1, m * PRELU_LANES))
+            tail[:, :, 0, :rest] = t[:, :, nfull * PRELU_SEG:]
+            parts.append(_lane_sums(tail.reshape(outer, nchan, 1, m, PRELU_LANES)))
+        seg = np.concatenate(parts, axis=2)                     # (outer, nchan, segments)
+        seg = np.ascontiguousarray(seg.transpose(1, 0, 2)).reshape(nchan, outer * seg.shape[2])
+        start = np.zeros((nchan, 1))
+        # accumulate adds strictly in order (a reduce might pair terms up)
+        return np.add.accumulate(np.concatenate((start, seg), axis=1), axis=1)[:, -1]
+
+
+def _lane_sums(a):
+    # a: (outer, nchan, segments, chunks, PRELU_LANES) -> the segment sums (outer, nchan,
+    # segments): chunks added in order per lane, from +0.0, then lanes halved pairwise
+    acc = np.zeros(a.shape[:3] + (PRELU_LANES,))
+    for j in range(a.shape[3]):
+        acc = acc + a[:, :, :, j, :]
+    h = PRELU_LANES // 2
+    while h:
+        acc = acc[..., :h] + acc[..., h:2 * h]
+        h //= 2
+    return acc[..., 0]
 
 
 def prelu(x, weight, axis=1, out=None, return_mask=False):
@@ -181,8 +221,12 @@ def prelu_backward(grad, x, weight, axis=1):
     positive = x > 0
     with _quiet():
         grad_x = np.where(positive, grad, grad * slopes)
-        term = np.where(positive, x.dtype.type(0), x * grad)
-    return grad_x, channel_sum(term, ch, weight)
+        term = np.where(positive, 0.0, (x * grad).astype(np.float64))
+        total = prelu_channel_sum(term, ch, weight)
+        # a NaN sum is the default quiet NaN: which payload an add keeps where two NaNs
+        # meet depends on operand order, which SIMD code does not fix
+        grad_w = np.where(np.isnan(total), np.nan, total).astype(x.dtype).reshape(np.shape(weight))
+    return grad_x, grad_w
 
 
 # ---- crelu ----------------------------------------------------------------------------
