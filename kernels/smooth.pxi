@@ -14,6 +14,9 @@ cdef extern from "vmathf.h" nogil:
     float rk_siluf(float)
     float rk_geluf(float)
     float rk_gelu_tanhf(float)
+    float rk_silu_gradf(float, float)
+    float rk_gelu_gradf(float, float)
+    float rk_gelu_tanh_gradf(float, float)
 
 cdef extern from "vmath.h" nogil:
     double rk_exp(double)
@@ -33,8 +36,11 @@ cdef extern from "vmath.h" nogil:
 #
 # Float32 forwards use the float32-native functions of vmathf.h (16 lanes per AVX-512
 # vector instead of 8; each function < 1.5 ulp over all 2^32 inputs, so every composite
-# below stays within ~2.5 ulp of the 4 allowed); float32 backwards, whose derivatives
-# cancel near their roots, keep the double evaluation, whose errors are ~2^-29 float32 ulp. Float64 needs more care in three places, each noted
+# below stays within ~2.5 ulp of the 4 allowed). The float32 backwards of silu, gelu (both
+# forms) and softplus are float32-native too (vmathf.h's rk_*_gradf, and the softplus
+# gradient below): the silu/gelu derivatives, which cancel near their roots, are formed
+# with float-float pairs and a root polynomial there (within 1.7 ulp everywhere). The
+# elu family's backward (a load, an add, a product) stays in double. Float64 needs more care in three places, each noted
 # below: the rounding of an argument amplified by exp/erfc in a tail (gelu), a constant
 # that is not a double (selu), and results that are subnormal (silu's gradient).
 cdef extern from *:
@@ -162,6 +168,20 @@ cdef extern from *:
         return z > threshold ? v : sp / beta;
     }
 
+    /* softplus gradient in float32 for a beta exact in float32: -expm1(-z), z = beta y
+     * carried as z + zlo (fmaf) and applied to first order (d/dz = exp(-z) = 1 - d); the
+     * threshold test is made on the exact product in double, as the double form makes it
+     * (it decides whether the forward was the identity). */
+    RK_INLINE float rk_softplus_grad_onef(float g, float out, float beta, double threshold)
+    {
+        float z = beta * out;
+        float zlo = fmaf(beta, out, -z);
+        zlo = RK_FABS(z) <= 3.4028234663852886e38f ? zlo : 0.0f;
+        float d = -rk_expm1f(-z);
+        d = d + (1.0f - d) * zlo;
+        return (double)beta * (double)out > threshold ? g : g * d;
+    }
+
     /* Float64 tanh form: 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) as hi + lo (double-double,
      * both constants as hi + lo too): the rounding of a plain-double 2u, amplified ~|2u|
      * times by the sigmoid, cost up to 1,233 ulp for x < -1.4. */
@@ -241,6 +261,8 @@ cdef extern from *:
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor) nogil
     float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold) nogil
+    float softplus_grad_onef "rk_softplus_grad_onef"(float g, float out, float beta,
+                                                     double threshold) nogil
 
 
 # ---- elu family: y = poscoef * x where x > 0, else negcoef * expm1(x / divisor) ----
@@ -291,8 +313,13 @@ cdef void softplus_grad_kernel(const real* a, const real* b, const real* c,
                                Py_ssize_t n, const double* params) noexcept nogil:
     cdef Py_ssize_t i
     cdef double beta = params[0], threshold = params[1]
-    for i in range(n):
-        y[i] = <real>softplus_grad_one(a[i], b[i], beta, threshold)
+    cdef float bf = <float>beta
+    if real is float and <double>bf == beta:
+        for i in range(n):
+            y[i] = softplus_grad_onef(a[i], b[i], bf, threshold)
+    else:
+        for i in range(n):
+            y[i] = <real>softplus_grad_one(a[i], b[i], beta, threshold)
 
 
 # ---- silu: x * sigmoid(x) ----
@@ -312,8 +339,12 @@ cdef void silu_grad_kernel(const real* a, const real* b, const real* c, const ui
                            real* y, uint8_t* mask_out, Py_ssize_t n,
                            const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        y[i] = <real>silu_grad_one(a[i], b[i])
+    if real is float:
+        for i in range(n):
+            y[i] = rk_silu_gradf(a[i], b[i])
+    else:
+        for i in range(n):
+            y[i] = silu_grad_one(a[i], b[i])
 
 
 # ---- gelu: params[0] = 0 exact (erfc), 1 tanh approximation ----
@@ -340,12 +371,16 @@ cdef void gelu_grad_kernel(const real* a, const real* b, const real* c, const ui
                            real* y, uint8_t* mask_out, Py_ssize_t n,
                            const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    if params[0] == 0:
+    if real is float:
+        if params[0] == 0:
+            for i in range(n):
+                y[i] = rk_gelu_gradf(a[i], b[i])
+        else:
+            for i in range(n):
+                y[i] = rk_gelu_tanh_gradf(a[i], b[i])
+    elif params[0] == 0:
         for i in range(n):
-            y[i] = <real>gelu_grad_one(a[i], b[i])
-    elif real is float:
-        for i in range(n):
-            y[i] = <real>gelu_tanh_grad_one(a[i], b[i])
+            y[i] = gelu_grad_one(a[i], b[i])
     else:
         for i in range(n):
             y[i] = gelu_tanh_grad_precise(a[i], b[i])

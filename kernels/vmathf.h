@@ -377,7 +377,7 @@ RK_INLINE float rk_log1pf(float x)
 #define RKF__ERFC_CLAMP 10.25f
 
 RK_INLINE void rkf__erfc_parts(float x, float xl, int comp, float *m_out, float *ml_out,
-                               float *s1_out, float *s2_out)
+                               float *s1_out, float *s2_out, float *n_out)
 {
     float ax = RKF_FABS(x);
 
@@ -467,12 +467,13 @@ RK_INLINE void rkf__erfc_parts(float x, float xl, int comp, float *m_out, float 
     *ml_out = rkf__sel(sm, small_l, rkf__sel(pos, mtail_l, rneg_l));
     *s1_out = rkf__sel(pos & !sm, s1, 1.0f);
     *s2_out = rkf__sel(pos & !sm, rkf__sel(ax > RKF__ERFC_CLAMP, 0.0f, s2), 1.0f);
+    *n_out = n;                                   /* s1 * s2 = 2^n where they are not 1 */
 }
 
 RK_INLINE float rk_erfcf(float x)
 {
-    float m, ml, s1, s2;
-    rkf__erfc_parts(x, 0.0f, 0, &m, &ml, &s1, &s2);
+    float m, ml, s1, s2, n;
+    rkf__erfc_parts(x, 0.0f, 0, &m, &ml, &s1, &s2, &n);
     return (m * s1) * s2;
 }
 
@@ -635,9 +636,9 @@ RK_INLINE void rkf__gelu_arg(float x, float *ah, float *al)
 
 RK_INLINE float rk_gelu_cdff(float x)
 {
-    float ah, al, m, ml, s1, s2;
+    float ah, al, m, ml, s1, s2, n;
     rkf__gelu_arg(x, &ah, &al);
-    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2);
+    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2, &n);
     return ((0.5f * (m + ml)) * s1) * s2;
 }
 
@@ -645,9 +646,9 @@ RK_INLINE float rk_gelu_cdff(float x)
  * x = -13.2 while Phi is subnormal below -13.0). */
 RK_INLINE float rk_geluf(float x)
 {
-    float ah, al, m, ml, s1, s2;
+    float ah, al, m, ml, s1, s2, n;
     rkf__gelu_arg(x, &ah, &al);
-    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2);
+    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2, &n);
     return rkf__mul_pair(0.5f * x, m, ml, s1, s2);
 }
 
@@ -678,6 +679,201 @@ RK_INLINE float rk_gelu_tanhf(float x)
     rkf__sigmoid_parts(uh, ul, &m, &ml, &s1, &s2);
     s2 = rkf__sel(x < -12.0f, 0.0f, s2);           /* gelu(-inf) = -inf * 0 = NaN */
     return rkf__mul_pair(x, m, ml, s1, s2);
+}
+
+/* ------------------------------------------------------------------ gradients
+ *
+ * float32-native derivatives (16 lanes per AVX-512 vector, like the forwards; they used to
+ * be evaluated in double through vmath.h: 8 lanes and four conversions). Each returns
+ * g * f'(x) rounded once or twice: g multiplies the unscaled value and a power-of-two
+ * scaling is applied last, so subnormal gradients round once more at most.
+ *
+ * The derivatives of silu and gelu have a simple root (silu' at x = -1.2785, gelu' at
+ * -0.7518, tanh-gelu' at -0.7525) where two terms of ~0.2 cancel: there the terms are
+ * carried as float-float pairs (exact products by rkf__two_prod, TwoSum), so that only the
+ * error of the function values themselves (~2^-30 relative: the fits of rkf__expm1_q and
+ * rkf__erfc_parts) is amplified by the cancellation.
+ */
+
+/*
+ * Near the root x0 of a derivative, f'(x) = (x - x0) Q(x - x0) with Q smooth and away from
+ * 0: t = x - x0h is EXACT (Sterbenz) within |t| < 0.125 of the float x0h, x0 = x0h + x0l,
+ * and Q = c0h + (c0l + t p(t)), c0 = f''(x0) as a pair, p of degree 6 (least squares on
+ * Chebyshev nodes, mpmath, float coefficients; fit error far below the float evaluation's,
+ * Q within 0.9 * 2^-24 relative measured on 2000 points). g (t - x0l) Q is rounded twice
+ * (fma, then g): within ~2.5 ulp however close x is to the root, where the generic forms
+ * lose everything to the cancellation (measured there: 41 ulp silu, 209 tanh-gelu,
+ * 7,300 gelu; the test excludes 1/32 around the root, but the generic gelu form is
+ * already at 5.6 ulp 1/30 away).
+ */
+#define RKF__ROOT_HALFWIDTH 0.125f
+
+RK_INLINE float rkf__root_poly(float g, float x, float x0h, float x0l, float c0h, float c0l,
+                               float p0, float p1, float p2, float p3, float p4, float p5,
+                               float p6)
+{
+    float t = x - x0h;
+    float p = p6;
+    p = p * t + p5;
+    p = p * t + p4;
+    p = p * t + p3;
+    p = p * t + p2;
+    p = p * t + p1;
+    p = p * t + p0;
+    float Q = c0h + (c0l + t * p);
+    return g * (t * Q - x0l * Q);
+}
+
+/*
+ * g * d/dx [x sigmoid(u(x))] = g (s + x u' s t), s = sigmoid(u), t = sigmoid(-u), for
+ * u = uh + ul and u' = kh + kl given as pairs (silu: u = x, u' = 1). With E = exp(-|u|)
+ * and r = 1 / (1 + E), both sigmoids come from one exponential and one division:
+ *   u >= 0:  s = r,   t = E r:   f' = r (1 + x u' E r)   (x >= 0: no cancellation)
+ *   u <  0:  s = E r, t = r:     f' = E r (1 + x u' r)   (cancels at the root)
+ * r = q + ql (q = 1/S rounded, ql from the exact remainder, 1 + E = S + err as in
+ * rkf__sigmoid_parts); x u' r is formed as a pair (two products) and 1 + x u' r by TwoSum;
+ * the product E r P (P = 1 + ...) then keeps every first-order term. E's power of two
+ * 2^n = s1 s2 is applied after the multiplication by g (f' ~ x e^x: subnormal for
+ * x < -87 while the mantissa stays normal). |u| is clamped to umax (n >= -217 for 150):
+ * beyond it the gradient is taken as zero, which is exact for |g| < 2^59 (silu:
+ * |g x e^x| < 2^-150 there). The caller passes x clamped to where its products are finite.
+ */
+RK_INLINE float rkf__sig_grad(float g, float x, float uh, float ul, float kh, float kl,
+                              float umax, int zero)
+{
+    float au = RKF_FABS(uh);
+    float ula = rkf__from_bits(rkf__bits(ul) ^ (rkf__bits(uh) & UINT32_C(0x80000000)));
+    float ac = rkf__sel(au > umax, umax, au);
+    float n, rh, corr, s1, s2;
+    rkf__exp_core(-ac, -ula, &n, &rh, &corr);
+    rkf__split_pow2(n, &s1, &s2);
+    float eu, el;
+    rkf__one_plus2(rh, corr, &eu, &el);
+    float Eh = (eu * s1) * s2;
+    float El = (el * s1) * s2;
+    float S = 1.0f + Eh;                           /* 1 + E == S + err */
+    float err = ((1.0f - S) + Eh) + El;
+    float q = 1.0f / S;
+    float ph, pl;
+    rkf__two_prod(q, S, &ph, &pl);
+    float ql = (((1.0f - ph) - pl) - q * err) * q; /* r == q + ql */
+    int pos = uh >= 0.0f;
+    float bh, bl, ch, cl;
+    rkf__two_prod(x, kh, &bh, &bl);                /* x u' */
+    bl = bl + x * kl;
+    rkf__two_prod(bh, q, &ch, &cl);                /* x u' r */
+    cl = cl + (bh * ql + bl * q);
+    ch = rkf__sel(pos, ch * Eh, ch);               /* u >= 0: x u' E r, >= 0, plain */
+    cl = rkf__sel(pos, 0.0f, cl);
+    float P = 1.0f + ch;                           /* TwoSum: 1 + x u' r == P + Pl */
+    float pb = P - 1.0f;
+    float Pl = ((1.0f - (P - pb)) + (ch - pb)) + cl;
+    float A = rkf__sel(pos, 1.0f, eu);             /* E r P, E's 2^n applied below */
+    float Al = rkf__sel(pos, 0.0f, el);
+    float AR = A * q;
+    float T = AR * P + ((AR * Pl + (A * ql) * P) + (Al * q) * P);
+    float S1 = rkf__sel(pos, 1.0f, s1);
+    float S2 = rkf__sel(pos, 1.0f, rkf__sel(zero, 0.0f, s2));
+    return (g * (T * S1)) * S2;
+}
+
+/* silu' = sigmoid(x) (1 + x sigmoid(-x)). x is clamped to +-150 (the exponential's range
+ * above); silu'(+inf) is NaN and silu'(-inf) = g * -0.0, as in the double formula
+ * s + (x s) t = 1 + inf * 0 (PyTorch's). */
+RK_INLINE float rk_silu_gradf(float g, float x)
+{
+    float xc = rkf__sel(x > 150.0f, 150.0f, rkf__sel(x < -150.0f, -150.0f, x));
+    float y = rkf__sig_grad(g, xc, xc, 0.0f, 1.0f, 0.0f, 150.0f, x < -150.0f);
+    float yr = rkf__root_poly(g, x, -1.27846456e+00f, 1.29792825e-08f, 2.17811704e-01f,
+                              2.03785433e-09f, 1.46648794e-01f, 1.88748147e-02f,
+                              -1.52226556e-02f, -6.60658022e-03f, 1.26636456e-04f,
+                              7.97401764e-04f, 1.84779710e-04f);
+    y = rkf__sel(RKF_FABS(x + 1.27846456e+00f) < RKF__ROOT_HALFWIDTH, yr, y);
+    return rkf__sel(x == INFINITY, NAN, y);
+}
+
+/*
+ * gelu (tanh form)' = d/dx x sigmoid(2u), 2u = C1 x + C3 x^3: 2u is formed as in
+ * rk_gelu_tanhf (x (C1 + C3 x^2) as a pair), and (2u)' = C1 + 3 C3 x^2 as the pair
+ * (C1 + C3 x^2) + 2 C3 x^2 (2 (th + tl) is exact), so x (2u)' r is accurate to ~2^-44
+ * before the cancellation at the root. |x| is clamped to 12 (|2u| <= 142.6, inside the
+ * exponential's range); below -12 the gradient is zero (|g f'| < 2^-150 for |g| < 2^46)
+ * and, as in the double formula, beyond |x| = 1e30 it is g for x > 0 and +0.0 otherwise.
+ */
+RK_INLINE float rk_gelu_tanh_gradf(float g, float x)
+{
+    const float C1H = 1.59576917e+00f, C1L = -4.53406805e-08f;
+    const float C3H = 7.13548139e-02f, C3L = 2.39883247e-09f;
+    float x2h, x2l, th, tl, uh, ul;
+    float xc = rkf__sel(x > 12.0f, 12.0f, rkf__sel(x < -12.0f, -12.0f, x));
+    rkf__two_prod(xc, xc, &x2h, &x2l);
+    rkf__two_prod(C3H, x2h, &th, &tl);
+    tl = tl + (C3H * x2l + C3L * x2h);             /* C3 x^2 == th + tl */
+    float kh = C1H + th;                           /* TwoSum */
+    float kb = kh - C1H;
+    float kl = ((C1H - (kh - kb)) + (th - kb)) + (tl + C1L);
+    rkf__two_prod(xc, kh, &uh, &ul);
+    ul = ul + xc * kl;                             /* 2u == uh + ul */
+    float th2 = th + th;
+    float dh = kh + th2;                           /* TwoSum: (2u)' == dh + dl */
+    float db = dh - kh;
+    float dl = ((kh - (dh - db)) + (th2 - db)) + (kl + (tl + tl));
+    float y = rkf__sig_grad(g, xc, uh, ul, dh, dl, 150.0f, x < -12.0f);
+    float yr = rkf__root_poly(g, x, -7.52461433e-01f, 1.13396279e-08f, 4.30400103e-01f,
+                              -1.23057538e-08f, 3.87518436e-01f, -1.57828536e-02f,
+                              -1.13944486e-01f, -1.66191310e-02f, 1.96822286e-02f,
+                              5.23576746e-03f, -2.41450802e-03f);
+    y = rkf__sel(RKF_FABS(x + 7.52461433e-01f) < RKF__ROOT_HALFWIDTH, yr, y);
+    float far = rkf__sel(x > 0.0f, g, 0.0f);
+    return rkf__sel(RKF_FABS(x) >= 1e30f, far, y);
+}
+
+/*
+ * gelu' = Phi(x) + x phi(x), Phi = 0.5 erfc(-x/sqrt 2) (rkf__erfc_parts with the exact
+ * argument of rk_geluf) and phi = exp(-x^2/2) / sqrt(2 pi), -x^2/2 split exactly
+ * (two-product) for the exponential. In the negative tail (-x/sqrt 2 >= 0.5) Phi comes
+ * scaled, (m + ml) 2^ne with s1 s2 = 2^ne applied last; phi's own 2^np is then rescaled to
+ * 2^(np - ne) (np - ne in [0, 3] there; clamped at -100 elsewhere, where x phi is
+ * negligible against Phi), so both terms are summed (TwoSum, pairs) at one scale and the
+ * sum is multiplied by g before the final scaling. |x| <= 18 for phi (|np| <= 234); for
+ * x < -14.5 erfc's clamp gives the zero scale. gelu'(+-inf) is NaN, as the double formula's
+ * inf * 0 (PyTorch's).
+ */
+#define RKF__INV_SQRT_2PI_HI 3.98942292e-01f
+#define RKF__INV_SQRT_2PI_LO -1.13351701e-08f
+
+RK_INLINE float rk_gelu_gradf(float g, float x)
+{
+    float ah, al, m, ml, s1, s2, ne;
+    rkf__gelu_arg(x, &ah, &al);
+    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2, &ne);
+    int tail = ah >= 0.5f;
+    float xc = rkf__sel(x > 18.0f, 18.0f, rkf__sel(x < -18.0f, -18.0f, x));
+    float x2h, x2l, np_, rh, corr, pu, pl;
+    rkf__two_prod(xc, xc, &x2h, &x2l);
+    rkf__exp_core(-0.5f * x2h, -0.5f * x2l, &np_, &rh, &corr);
+    rkf__one_plus2(rh, corr, &pu, &pl);
+    float dn = np_ - rkf__sel(tail, ne, 0.0f);
+    float sc = rkf__pow2i(rkf__sel(dn < -100.0f, -100.0f, dn));
+    pu = pu * sc;
+    pl = pl * sc;
+    float qh, ql, th, tl;
+    rkf__two_prod(xc, RKF__INV_SQRT_2PI_HI, &qh, &ql);
+    ql = ql + xc * RKF__INV_SQRT_2PI_LO;
+    rkf__two_prod(qh, pu, &th, &tl);               /* x phi == th + tl (scaled) */
+    tl = tl + (qh * pl + ql * pu);
+    float h = 0.5f * m, hl = 0.5f * ml;            /* Phi == h + hl (scaled) */
+    float S = h + th;                              /* TwoSum */
+    float bb = S - h;
+    float Sl = ((h - (S - bb)) + (th - bb)) + (hl + tl);
+    float y = g * S + g * Sl;
+    y = (y * s1) * s2;
+    float yr = rkf__root_poly(g, x, -7.51791537e-01f, 1.21144499e-08f, 4.31493998e-01f,
+                              -5.25980548e-09f, 3.88284981e-01f, -1.81996766e-02f,
+                              -1.14008233e-01f, -1.47713637e-02f, 1.94216222e-02f,
+                              4.51890938e-03f, -2.23372271e-03f);
+    y = rkf__sel(RKF_FABS(x + 7.51791537e-01f) < RKF__ROOT_HALFWIDTH, yr, y);
+    return rkf__sel(RKF_FABS(x) == INFINITY, NAN, y);
 }
 
 #endif /* RELUKIT_VMATHF_H */

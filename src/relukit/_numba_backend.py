@@ -27,8 +27,9 @@ import numpy as np
 from numba import njit, prange
 
 from ._numba_math import rk_erfc, rk_exp, rk_expm1, rk_fma, rk_log1p, rk_select, rk_sigmoid
-from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_tanhf, rk_geluf, rk_selectf, rk_sigmoidf,
-                           rk_siluf, rk_softplusf)
+from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf,
+                           rk_geluf, rk_selectf, rk_sigmoidf, rk_silu_gradf, rk_siluf,
+                           rk_softplusf)
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
 # per item) large enough that the per-item bookkeeping is negligible.
@@ -479,6 +480,42 @@ def gelu_tanh_f32(x, y):
         y[i] = rk_gelu_tanhf(x[i])
 
 
+# ---- float32 backwards (vmathf.h's rk_*_gradf and smooth.pxi's rk_softplus_grad_onef) ----
+
+@_parallel_jit
+def softplus_grad_f32(g, out, y, beta, threshold):
+    bf = np.float32(beta)
+    one = np.float32(1.0)
+    for i in prange(g.size):
+        o = out[i]
+        z = bf * o
+        zlo = rk_fmaf(bf, o, -z)
+        zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
+        d = -rk_expm1f(-z)
+        d = d + (one - d) * zlo
+        gi = g[i]
+        # the threshold test on the exact product, in double, as the double form
+        y[i] = rk_selectf(np.float64(bf) * np.float64(o) > threshold, gi, gi * d)
+
+
+@_parallel_jit
+def silu_grad_f32(g, x, y):
+    for i in prange(g.size):
+        y[i] = rk_silu_gradf(g[i], x[i])
+
+
+@_parallel_jit
+def gelu_grad_f32(g, x, y):
+    for i in prange(g.size):
+        y[i] = rk_gelu_gradf(g[i], x[i])
+
+
+@_parallel_jit
+def gelu_tanh_grad_f32(g, x, y):
+    for i in prange(g.size):
+        y[i] = rk_gelu_tanh_gradf(g[i], x[i])
+
+
 def _f32(a):
     return a.dtype == np.float32
 
@@ -510,15 +547,18 @@ _RUNNERS = {
     "softplus": lambda a, b, c, mi, y, mo, p: (
         softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
         else softplus(a, y, *p)),
-    "softplus_grad": lambda a, b, c, mi, y, mo, p: softplus_grad(a, b, y, *p),
+    "softplus_grad": lambda a, b, c, mi, y, mo, p: (
+        softplus_grad_f32(a, b, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
+        else softplus_grad(a, b, y, *p)),
     "silu": lambda a, b, c, mi, y, mo, p: silu_f32(a, y) if _f32(a) else silu(a, y),
-    "silu_grad": lambda a, b, c, mi, y, mo, p: silu_grad(a, b, y),
+    "silu_grad": lambda a, b, c, mi, y, mo, p: (silu_grad_f32(a, b, y) if _f32(a)
+                                                 else silu_grad(a, b, y)),
     "gelu": lambda a, b, c, mi, y, mo, p: (
         (gelu_tanh_f32(a, y) if p[0] != 0 else gelu_f32(a, y)) if _f32(a) else
         (gelu_tanh_precise(a, y) if p[0] != 0 else gelu_precise(a, y))),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
-        gelu_grad(a, b, y) if p[0] == 0 else
-        gelu_tanh_grad(a, b, y) if _f32(a) else gelu_tanh_grad_precise(a, b, y)),
+        (gelu_tanh_grad_f32(a, b, y) if p[0] != 0 else gelu_grad_f32(a, b, y)) if _f32(a) else
+        (gelu_tanh_grad_precise(a, b, y) if p[0] != 0 else gelu_grad(a, b, y))),
 }
 
 
