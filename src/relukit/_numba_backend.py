@@ -38,13 +38,21 @@ MASK_CHUNK = 4096
 _local = threading.local()  # the Numba thread count last set from each calling thread
 
 
-def _parallel_jit(fn):
+def _parallel_jit(fn, **options):
     try:
-        return njit(parallel=True, nogil=True, cache=True)(fn)
+        return njit(parallel=True, nogil=True, cache=True, **options)(fn)
     except RuntimeError as exc:       # "cannot cache function ...: no locator available"
         warnings.warn(f"relukit: Numba cannot cache {fn.__name__} ({exc}); kernels will be "
                       "compiled in every process", RuntimeWarning, stacklevel=2)
-        return njit(parallel=True, nogil=True, cache=False)(fn)
+        return njit(parallel=True, nogil=True, cache=False, **options)(fn)
+
+
+def _parallel_jit_f32(fn):
+    """The float32 smooth kernels: as _parallel_jit, with a*b+c contracted into FMAs (LLVM's
+    `contract` flag only; no other fast-math), as gcc contracts kernels/vmathf.h: that
+    header's arithmetic is exact or accurate with or without contraction (see there), and
+    without it every Horner step and correction costs two instructions instead of one."""
+    return _parallel_jit(fn, fastmath={"contract"})
 
 
 def _elementwise(fn):
@@ -442,7 +450,7 @@ def gelu_tanh_grad(g, x, y):
 # ---- float32 forwards on the float32-native functions (_numba_mathf, the twins of
 # kernels/vmathf.h), as the Cython kernels do ----
 
-@_parallel_jit
+@_parallel_jit_f32
 def elu_f32(x, y, negcoef, poscoef, divisor):
     nf, pf, df = np.float32(negcoef), np.float32(poscoef), np.float32(divisor)
     for i in prange(x.size):
@@ -450,7 +458,7 @@ def elu_f32(x, y, negcoef, poscoef, divisor):
         y[i] = rk_selectf(v <= 0, nf * rk_expm1f(v / df), pf * v)
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def softplus_f32(x, y, beta, threshold):
     bf = np.float32(beta)
     for i in prange(x.size):
@@ -462,19 +470,19 @@ def softplus_f32(x, y, beta, threshold):
         y[i] = rk_selectf(z > threshold, v, sp / bf)
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def silu_f32(x, y):
     for i in prange(x.size):
         y[i] = rk_siluf(x[i])
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def gelu_f32(x, y):
     for i in prange(x.size):
         y[i] = rk_geluf(x[i])
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def gelu_tanh_f32(x, y):
     for i in prange(x.size):
         y[i] = rk_gelu_tanhf(x[i])
@@ -482,7 +490,7 @@ def gelu_tanh_f32(x, y):
 
 # ---- float32 backwards (vmathf.h's rk_*_gradf and smooth.pxi's rk_softplus_grad_onef) ----
 
-@_parallel_jit
+@_parallel_jit_f32
 def softplus_grad_f32(g, out, y, beta, threshold):
     bf = np.float32(beta)
     one = np.float32(1.0)
@@ -498,19 +506,19 @@ def softplus_grad_f32(g, out, y, beta, threshold):
         y[i] = rk_selectf(np.float64(bf) * np.float64(o) > threshold, gi, gi * d)
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def silu_grad_f32(g, x, y):
     for i in prange(g.size):
         y[i] = rk_silu_gradf(g[i], x[i])
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def gelu_grad_f32(g, x, y):
     for i in prange(g.size):
         y[i] = rk_gelu_gradf(g[i], x[i])
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def gelu_tanh_grad_f32(g, x, y):
     for i in prange(g.size):
         y[i] = rk_gelu_tanh_gradf(g[i], x[i])
