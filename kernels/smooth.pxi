@@ -11,6 +11,7 @@ cdef extern from "vmathf.h" nogil:
     float rk_expm1f(float)
     float rk_sigmoidf(float)
     float rk_softplusf(float)
+    float rk_softplus_corrf(float, float)
     float rk_siluf(float)
     float rk_geluf(float)
     float rk_gelu_tanhf(float)
@@ -164,7 +165,7 @@ cdef extern from *:
         float z = beta * v;
         float zlo = fmaf(beta, v, -z);
         zlo = RK_FABS(z) <= 3.4028234663852886e38f ? zlo : 0.0f;
-        float sp = rk_softplusf(z) + rk_sigmoidf(z) * zlo;
+        float sp = rk_softplus_corrf(z, zlo);
         return z > threshold ? v : sp / beta;
     }
 
@@ -233,18 +234,6 @@ cdef extern from *:
         double far = v > 0 ? g : 0.0;
         return RK_FABS(v) >= 1e30 ? far : main;
     }
-
-    /* d/dx x sigmoid(2u) = s + x (2u)' s (1 - s); beyond |x| = 1e30 (where x^3 would
-     * overflow and give inf * 0) the derivative is 1 for x > 0 and 0 for x < 0. */
-    RK_INLINE double rk_gelu_tanh_grad_one(double g, double v)
-    {
-        double u2 = 2.0 * RK_SQRT_2_OVER_PI * (v + RK_GELU_TANH_C * (v * v * v));
-        double du2 = 2.0 * RK_SQRT_2_OVER_PI * (1.0 + 3.0 * RK_GELU_TANH_C * (v * v));
-        double s = rk_sigmoid(u2), t = rk_sigmoid(-u2);
-        double main = g * (s + (v * du2) * (s * t));
-        double far = v > 0 ? g : 0.0;
-        return RK_FABS(v) >= 1e30 ? far : main;       /* NaN takes main, stays NaN */
-    }
     """
     double elu_one "rk_elu_one"(double v, double negcoef, double poscoef, double divisor) nogil
     double elu_grad_one "rk_elu_grad_one"(double g, double out, double neghi, double neglo,
@@ -256,7 +245,6 @@ cdef extern from *:
     double silu_grad_one "rk_silu_grad_one"(double g, double v) nogil
     double gelu_exact_precise "rk_gelu_exact_precise"(double v) nogil
     double gelu_grad_one "rk_gelu_grad_one"(double g, double v) nogil
-    double gelu_tanh_grad_one "rk_gelu_tanh_grad_one"(double g, double v) nogil
     double gelu_tanh_precise "rk_gelu_tanh_precise"(double v) nogil
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor) nogil

@@ -28,8 +28,7 @@ from numba import njit, prange
 
 from ._numba_math import rk_erfc, rk_exp, rk_expm1, rk_fma, rk_log1p, rk_select, rk_sigmoid
 from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf,
-                           rk_geluf, rk_selectf, rk_sigmoidf, rk_silu_gradf, rk_siluf,
-                           rk_softplusf)
+                           rk_geluf, rk_selectf, rk_silu_gradf, rk_siluf, rk_softplus_corrf)
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
 # per item) large enough that the per-item bookkeeping is negligible.
@@ -51,7 +50,11 @@ def _parallel_jit_f32(fn):
     """The float32 smooth kernels: as _parallel_jit, with a*b+c contracted into FMAs (LLVM's
     `contract` flag only; no other fast-math), as gcc contracts kernels/vmathf.h: that
     header's arithmetic is exact or accurate with or without contraction (see there), and
-    without it every Horner step and correction costs two instructions instead of one."""
+    without it every Horner step and correction costs two instructions instead of one.
+    Measured (n = 10**6, one thread, us per call, without -> with): silu 1,317 -> 1,097,
+    gelu 3,353 -> 2,687, gelu(tanh) 2,745 -> 1,522, softplus 2,700 -> 2,021, elu 961 ->
+    799; the float32-native gradients silu 2,203 -> 1,485, gelu 4,597 -> 3,652. The loops
+    vectorise either way (zmm throughout, checked with inspect_asm)."""
     return _parallel_jit(fn, fastmath={"contract"})
 
 
@@ -315,17 +318,6 @@ def _gelu_grad_one(g, v):
     return g * (cdf + v * pdf)
 
 
-@_elementwise
-def _gelu_tanh_grad_one(g, v):
-    u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
-    du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
-    s = rk_sigmoid(u2)
-    t = rk_sigmoid(-u2)
-    main = g * (s + (v * du2) * (s * t))
-    far = rk_select(v > 0, g, 0.0)
-    return rk_select(abs(v) >= 1e30, far, main)
-
-
 _GELU_K_HI = 0.044715
 _GELU_K_LO = 2.1960211427085595e-18
 _C2_HI = 1.5957691216057308
@@ -441,12 +433,6 @@ def gelu_grad(g, x, y):
         y[i] = _gelu_grad_one(np.float64(g[i]), np.float64(x[i]))
 
 
-@_parallel_jit
-def gelu_tanh_grad(g, x, y):
-    for i in prange(g.size):
-        y[i] = _gelu_tanh_grad_one(np.float64(g[i]), np.float64(x[i]))
-
-
 # ---- float32 forwards on the float32-native functions (_numba_mathf, the twins of
 # kernels/vmathf.h), as the Cython kernels do ----
 
@@ -466,7 +452,7 @@ def softplus_f32(x, y, beta, threshold):
         z = bf * v
         zlo = rk_fmaf(bf, v, -z)
         zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
-        sp = rk_softplusf(z) + rk_sigmoidf(z) * zlo
+        sp = rk_softplus_corrf(z, zlo)
         y[i] = rk_selectf(z > threshold, v, sp / bf)
 
 

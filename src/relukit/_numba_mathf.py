@@ -5,7 +5,8 @@ algorithms, constants and evaluation order (see vmathf.h for the numerical reaso
 Functions (float32 -> float32, ``@njit(inline="always")``):
 
     rk_expf, rk_expm1f, rk_log1pf, rk_erfcf, rk_sigmoidf, rk_tanhf
-    rk_softplusf, rk_siluf, rk_gelu_cdff, rk_geluf, rk_gelu_tanhf     (fused activations)
+    rk_softplusf, rk_softplus_corrf, rk_siluf, rk_gelu_cdff, rk_geluf,
+    rk_gelu_tanhf                                         (fused activations)
     rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf     (g, x) -> g * f'(x)  (gradients)
 
 Everything is float32 arithmetic, so a ``prange`` loop over float32 arrays vectorises 16
@@ -492,10 +493,37 @@ def rk_softplusf(z):
 
 
 @_jit
+def rk_softplus_corrf(z, zlo):
+    # softplus(z) + sigmoid(z) zlo, the sigmoid from the same e (see vmathf.h)
+    z = np.float32(z)
+    e = rk_expf(-_fabs(z))
+    sg = _fdiv(_sel(z > _0, _1, e), _1 + e)
+    return (_sel(z > _0, z, _0) + rk_log1pf(e)) + sg * zlo
+
+
+@_jit
 def rk_siluf(x):
+    # x * (num / (1 + E)), the quotient as num * (1/S) corrected (see vmathf.h rk_siluf)
     x = np.float32(x)
-    m, ml, s1, s2 = _sigmoid_parts(x, _0)
-    return _mul_pair(x, m, ml, s1, s2)
+    ax = _fabs(x)
+    xc = -_sel(ax > _C110, _C110, ax)
+    n, rh, corr = _exp_core(xc, _0)
+    s1, s2 = _split_pow2(n)
+    eu, el = _one_plus2(rh, corr)
+    Eh = (eu * s1) * s2
+    El = (el * s1) * s2
+    S = _1 + Eh
+    err = ((_1 - S) + Eh) + El
+    pos = x >= _0
+    num = _sel(pos, _1, eu)
+    nlo = _sel(pos, _0, el)
+    r = _fdiv(_1, S)
+    q = num * r
+    ph, pl = _two_prod(q, S)
+    m = q + (((num - ph) - pl + nlo) - q * err) * r
+    S1 = _sel(pos, _1, s1)
+    S2 = _sel(pos, _1, _sel(ax > _C110, _0, s2))
+    return (x * (m * S1)) * S2
 
 
 @_jit
