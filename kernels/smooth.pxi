@@ -179,7 +179,11 @@ cdef extern from *:
         float zlo = fmaf(beta, out, -z);
         zlo = RK_FABS(z) <= 3.4028234663852886e38f ? zlo : 0.0f;
         float d = -rk_expm1f(-z);
-        d = d + (1.0f - d) * zlo;
+        float c = (1.0f - d) * zlo;
+        float dc = d + c;
+        /* d itself where there is no correction (keeps -0.0 for y = -0.0) or where it is
+         * -inf (y < -88.7 / beta, outside the forward's range: inf * 0) */
+        d = (c == 0.0f) | (dc != dc) ? d : dc;
         return (double)beta * (double)out > threshold ? g : g * d;
     }
 

@@ -790,9 +790,11 @@ RK_INLINE float rkf__root_poly(float g, float x, float x0h, float x0l, float c0h
  * rkf__sigmoid_parts); x u' r is formed as a pair (two products) and 1 + x u' r by TwoSum;
  * the product E r P (P = 1 + ...) then keeps every first-order term. E's power of two
  * 2^n = s1 s2 is applied after the multiplication by g (f' ~ x e^x: subnormal for
- * x < -87 while the mantissa stays normal). |u| is clamped to umax (n >= -217 for 150):
- * beyond it the gradient is taken as zero, which is exact for |g| < 2^59 (silu:
- * |g x e^x| < 2^-150 there). The caller passes x clamped to where its products are finite.
+ * x < -87 while the mantissa stays normal). |u| is clamped to umax <= 172 (n >= -249,
+ * inside rkf__split_pow2's range); the caller passes x clamped to where its products are
+ * finite and `zero` where x is beyond its clamp: the scale is then 0 (g * -0.0, NaN for an
+ * infinite g as in the double formulas), the correctly rounded result for |g| < 2^79
+ * (|f'| < 2^-229 beyond every clamp used here).
  */
 RK_INLINE float rkf__sig_grad(float g, float x, float uh, float ul, float kh, float kl,
                               float umax, int zero)
@@ -833,13 +835,13 @@ RK_INLINE float rkf__sig_grad(float g, float x, float uh, float ul, float kh, fl
     return (g * (T * S1)) * S2;
 }
 
-/* silu' = sigmoid(x) (1 + x sigmoid(-x)). x is clamped to +-150 (the exponential's range
+/* silu' = sigmoid(x) (1 + x sigmoid(-x)). x is clamped to +-170 (the exponential's range
  * above); silu'(+inf) is NaN and silu'(-inf) = g * -0.0, as in the double formula
  * s + (x s) t = 1 + inf * 0 (PyTorch's). */
 RK_INLINE float rk_silu_gradf(float g, float x)
 {
-    float xc = rkf__sel(x > 150.0f, 150.0f, rkf__sel(x < -150.0f, -150.0f, x));
-    float y = rkf__sig_grad(g, xc, xc, 0.0f, 1.0f, 0.0f, 150.0f, x < -150.0f);
+    float xc = rkf__sel(x > 170.0f, 170.0f, rkf__sel(x < -170.0f, -170.0f, x));
+    float y = rkf__sig_grad(g, xc, xc, 0.0f, 1.0f, 0.0f, 170.0f, x < -170.0f);
     float yr = rkf__root_poly(g, x, -1.27846456e+00f, 1.29792825e-08f, 2.17811704e-01f,
                               2.03785433e-09f, 1.46648794e-01f, 1.88748147e-02f,
                               -1.52226556e-02f, -6.60658022e-03f, 1.26636456e-04f,
@@ -852,16 +854,16 @@ RK_INLINE float rk_silu_gradf(float g, float x)
  * gelu (tanh form)' = d/dx x sigmoid(2u), 2u = C1 x + C3 x^3: 2u is formed as in
  * rk_gelu_tanhf (x (C1 + C3 x^2) as a pair), and (2u)' = C1 + 3 C3 x^2 as the pair
  * (C1 + C3 x^2) + 2 C3 x^2 (2 (th + tl) is exact), so x (2u)' r is accurate to ~2^-44
- * before the cancellation at the root. |x| is clamped to 12 (|2u| <= 142.6, inside the
- * exponential's range); below -12 the gradient is zero (|g f'| < 2^-150 for |g| < 2^46)
- * and, as in the double formula, beyond |x| = 1e30 it is g for x > 0 and +0.0 otherwise.
+ * before the cancellation at the root. |x| is clamped to 12.8 (|2u| <= 170.1, inside the
+ * exponential's range; f' < 2^-236 beyond) and, as in the double formula, beyond
+ * |x| = 1e30 the gradient is g for x > 0 and +0.0 otherwise.
  */
 RK_INLINE float rk_gelu_tanh_gradf(float g, float x)
 {
     const float C1H = 1.59576917e+00f, C1L = -4.53406805e-08f;
     const float C3H = 7.13548139e-02f, C3L = 2.39883247e-09f;
     float x2h, x2l, th, tl, uh, ul;
-    float xc = rkf__sel(x > 12.0f, 12.0f, rkf__sel(x < -12.0f, -12.0f, x));
+    float xc = rkf__sel(x > 12.8f, 12.8f, rkf__sel(x < -12.8f, -12.8f, x));
     rkf__two_prod(xc, xc, &x2h, &x2l);
     rkf__two_prod(C3H, x2h, &th, &tl);
     tl = tl + (C3H * x2l + C3L * x2h);             /* C3 x^2 == th + tl */
@@ -874,7 +876,7 @@ RK_INLINE float rk_gelu_tanh_gradf(float g, float x)
     float dh = kh + th2;                           /* TwoSum: (2u)' == dh + dl */
     float db = dh - kh;
     float dl = ((kh - (dh - db)) + (th2 - db)) + (kl + (tl + tl));
-    float y = rkf__sig_grad(g, xc, uh, ul, dh, dl, 150.0f, x < -12.0f);
+    float y = rkf__sig_grad(g, xc, uh, ul, dh, dl, 172.0f, x < -12.8f);
     float yr = rkf__root_poly(g, x, -7.52461433e-01f, 1.13396279e-08f, 4.30400103e-01f,
                               -1.23057538e-08f, 3.87518436e-01f, -1.57828536e-02f,
                               -1.13944486e-01f, -1.66191310e-02f, 1.96822286e-02f,
@@ -891,9 +893,13 @@ RK_INLINE float rk_gelu_tanh_gradf(float g, float x)
  * scaled, (m + ml) 2^ne with s1 s2 = 2^ne applied last; phi's own 2^np is then rescaled to
  * 2^(np - ne) (np - ne in [0, 3] there; clamped at -100 elsewhere, where x phi is
  * negligible against Phi), so both terms are summed (TwoSum, pairs) at one scale and the
- * sum is multiplied by g before the final scaling. |x| <= 18 for phi (|np| <= 234); for
- * x < -14.5 erfc's clamp gives the zero scale. gelu'(+-inf) is NaN, as the double formula's
- * inf * 0 (PyTorch's).
+ * sum is multiplied by g before the final scaling. |x| <= 18 for phi (|np| <= 234).
+ * Below x = -14.496 (erfc's clamp, where erfc_parts gives the zero scale) the asymptotic
+ * series Phi = (phi / |x|) (1 - 1/x^2 + 3/x^4 - 15/x^6 + ...) (next term 105/x^8 < 2^-31)
+ * gives gelu' = x phi (1 - rr), rr = (1/x^2)(1 - 1/x^2 + 3/x^4 - 15/x^6) < 0.005, no
+ * cancellation, scaled by phi's own 2^np: g f' stays accurate for large g there too;
+ * below x = -18 (phi's clamp; |f'| < 2^-229) it is g * -0.0. gelu'(+-inf) is NaN, as the
+ * double formula's inf * 0 (PyTorch's).
  */
 #define RKF__INV_SQRT_2PI_HI 3.98942292e-01f
 #define RKF__INV_SQRT_2PI_LO -1.13351701e-08f
@@ -911,6 +917,7 @@ RK_INLINE float rk_gelu_gradf(float g, float x)
     rkf__one_plus2(rh, corr, &pu, &pl);
     float dn = np_ - rkf__sel(tail, ne, 0.0f);
     float sc = rkf__pow2i(rkf__sel(dn < -100.0f, -100.0f, dn));
+    float pu0 = pu;                                /* phi = pu0 2^np / sqrt(2 pi) */
     pu = pu * sc;
     pl = pl * sc;
     float qh, ql, th, tl;
@@ -922,8 +929,18 @@ RK_INLINE float rk_gelu_gradf(float g, float x)
     float S = h + th;                              /* TwoSum */
     float bb = S - h;
     float Sl = ((h - (S - bb)) + (th - bb)) + (hl + tl);
-    float y = g * S + g * Sl;
+    float gs = g * S;
+    float y = gs + g * Sl;
+    y = rkf__sel(y != y, gs, y);                   /* g = inf: not inf * 0 from Sl = 0 */
     y = (y * s1) * s2;
+    /* deep tail: x phi (1 - rr), x phi as qh * pu at phi's own scale */
+    float ps1, ps2;
+    rkf__split_pow2(np_, &ps1, &ps2);
+    float ix2 = 1.0f / x2h;
+    float rr = ix2 * (1.0f - ix2 * (1.0f - ix2 * (3.0f - 15.0f * ix2)));
+    ps2 = rkf__sel(x < -18.0f, 0.0f, ps2);
+    float yd = (((g * (qh * pu0)) * (1.0f - rr)) * ps1) * ps2;
+    y = rkf__sel(ah > RKF__ERFC_CLAMP, yd, y);
     float yr = rkf__root_poly(g, x, -7.51791537e-01f, 1.21144499e-08f, 4.31493998e-01f,
                               -5.25980548e-09f, 3.88284981e-01f, -1.81996766e-02f,
                               -1.14008233e-01f, -1.47713637e-02f, 1.94216222e-02f,

@@ -486,7 +486,9 @@ def softplus_grad_f32(g, out, y, beta, threshold):
         zlo = rk_fmaf(bf, o, -z)
         zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
         d = -rk_expm1f(-z)
-        d = d + (one - d) * zlo
+        c = (one - d) * zlo
+        dc = d + c
+        d = rk_selectf((c == np.float32(0)) | (dc != dc), d, dc)
         gi = g[i]
         # the threshold test on the exact product, in double, as the double form
         y[i] = rk_selectf(np.float64(bf) * np.float64(o) > threshold, gi, gi * d)

@@ -568,7 +568,8 @@ def rk_gelu_tanhf(x):
 
 # ---------------------------------------------------------------- gradients (vmathf.h)
 
-_ROOT_HW, _C150 = _f(0.125), _f(150.0)
+_ROOT_HW, _C170, _C172, _C12_8 = _f(0.125), _f(170.0), _f(172.0), _f(12.8)
+_C3, _C15 = _f(3.0), _f(15.0)
 _INV_SQRT_2PI_HI, _INV_SQRT_2PI_LO, _C18, _CM100 = (_f(3.98942292e-01), _f(-1.13351701e-08),
                                                     _f(18.0), _f(-100.0))
 _BIG30 = _f(1e30)
@@ -641,8 +642,8 @@ def _sig_grad(g, x, uh, ul, kh, kl, umax, zero):
 def rk_silu_gradf(g, x):
     g = np.float32(g)
     x = np.float32(x)
-    xc = _sel(x > _C150, _C150, _sel(x < -_C150, -_C150, x))
-    y = _sig_grad(g, xc, xc, _0, _1, _0, _C150, x < -_C150)
+    xc = _sel(x > _C170, _C170, _sel(x < -_C170, -_C170, x))
+    y = _sig_grad(g, xc, xc, _0, _1, _0, _C170, x < -_C170)
     yr = _root_poly(g, x, _RP_SILU)
     y = _sel(_fabs(x - _RP_SILU[0]) < _ROOT_HW, yr, y)
     return _sel(x == _INF, _NAN, y)
@@ -652,7 +653,7 @@ def rk_silu_gradf(g, x):
 def rk_gelu_tanh_gradf(g, x):
     g = np.float32(g)
     x = np.float32(x)
-    xc = _sel(x > _C12, _C12, _sel(x < -_C12, -_C12, x))
+    xc = _sel(x > _C12_8, _C12_8, _sel(x < -_C12_8, -_C12_8, x))
     x2h, x2l = _two_prod(xc, xc)
     th, tl = _two_prod(_C3H, x2h)
     tl = tl + (_C3H * x2l + _C3L * x2h)
@@ -665,7 +666,7 @@ def rk_gelu_tanh_gradf(g, x):
     dh = kh + th2
     db = dh - kh
     dl = ((kh - (dh - db)) + (th2 - db)) + (kl + (tl + tl))
-    y = _sig_grad(g, xc, uh, ul, dh, dl, _C150, x < -_C12)
+    y = _sig_grad(g, xc, uh, ul, dh, dl, _C172, x < -_C12_8)
     yr = _root_poly(g, x, _RP_TANH)
     y = _sel(_fabs(x - _RP_TANH[0]) < _ROOT_HW, yr, y)
     far = _sel(x > _0, g, _0)
@@ -685,6 +686,7 @@ def rk_gelu_gradf(g, x):
     pu, pl = _one_plus2(rh, corr)
     dn = np_ - _sel(tail, ne, _0)
     sc = _pow2i(_sel(dn < _CM100, _CM100, dn))
+    pu0 = pu
     pu = pu * sc
     pl = pl * sc
     qh, ql = _two_prod(xc, _INV_SQRT_2PI_HI)
@@ -696,8 +698,16 @@ def rk_gelu_gradf(g, x):
     S = h + th
     bb = S - h
     Sl = ((h - (S - bb)) + (th - bb)) + (hl + tl)
+    gs = g * S
     y = _fma(g, S, g * Sl)
+    y = _sel(y != y, gs, y)
     y = (y * s1) * s2
+    ps1, ps2 = _split_pow2(np_)
+    ps2 = _sel(x < -_C18, _0, ps2)
+    ix2 = _fdiv(_1, x2h)
+    rr = ix2 * (_1 - ix2 * (_1 - ix2 * (_C3 - _C15 * ix2)))
+    yd = (((g * (qh * pu0)) * (_1 - rr)) * ps1) * ps2
+    y = _sel(ah > _ERFC_CLAMP, yd, y)
     yr = _root_poly(g, x, _RP_GELU)
     y = _sel(_fabs(x - _RP_GELU[0]) < _ROOT_HW, yr, y)
     return _sel(_fabs(x) == _INF, _NAN, y)
