@@ -569,7 +569,7 @@ def rk_gelu_tanhf(x):
 # ---------------------------------------------------------------- gradients (vmathf.h)
 
 _ROOT_HW, _C170, _C172, _C12_8 = _f(0.125), _f(170.0), _f(172.0), _f(12.8)
-_C3, _C15 = _f(3.0), _f(15.0)
+_C3, _C15, _C120, _TWOM120 = _f(3.0), _f(15.0), _f(120.0), _f(2.0 ** -120)
 _INV_SQRT_2PI_HI, _INV_SQRT_2PI_LO, _C18, _CM100 = (_f(3.98942292e-01), _f(-1.13351701e-08),
                                                     _f(18.0), _f(-100.0))
 _BIG30 = _f(1e30)
@@ -702,11 +702,10 @@ def rk_gelu_gradf(g, x):
     y = _fma(g, S, g * Sl)
     y = _sel(y != y, gs, y)
     y = (y * s1) * s2
-    ps1, ps2 = _split_pow2(np_)
-    ps2 = _sel(x < -_C18, _0, ps2)
     ix2 = _fdiv(_1, x2h)
     rr = ix2 * (_1 - ix2 * (_1 - ix2 * (_C3 - _C15 * ix2)))
-    yd = (((g * (qh * pu0)) * (_1 - rr)) * ps1) * ps2
+    ps2 = _sel(x < -_C18, _0, _pow2i(np_ + _C120))
+    yd = (((g * (qh * pu0)) * (_1 - rr)) * _TWOM120) * ps2
     y = _sel(ah > _ERFC_CLAMP, yd, y)
     yr = _root_poly(g, x, _RP_GELU)
     y = _sel(_fabs(x - _RP_GELU[0]) < _ROOT_HW, yr, y)
