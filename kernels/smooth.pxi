@@ -11,9 +11,13 @@ cdef extern from "vmathf.h" nogil:
     float rk_expm1f(float)
     float rk_sigmoidf(float)
     float rk_softplusf(float)
+    float rk_softplus_corrf(float, float)
     float rk_siluf(float)
     float rk_geluf(float)
     float rk_gelu_tanhf(float)
+    float rk_silu_gradf(float, float)
+    float rk_gelu_gradf(float, float)
+    float rk_gelu_tanh_gradf(float, float)
 
 cdef extern from "vmath.h" nogil:
     double rk_exp(double)
@@ -33,8 +37,14 @@ cdef extern from "vmath.h" nogil:
 #
 # Float32 forwards use the float32-native functions of vmathf.h (16 lanes per AVX-512
 # vector instead of 8; each function < 1.5 ulp over all 2^32 inputs, so every composite
-# below stays within ~2.5 ulp of the 4 allowed); float32 backwards, whose derivatives
-# cancel near their roots, keep the double evaluation, whose errors are ~2^-29 float32 ulp. Float64 needs more care in three places, each noted
+# below stays within ~2.5 ulp of the 4 allowed). The float32 backwards of silu, gelu (both
+# forms) and softplus are float32-native too (vmathf.h's rk_*_gradf, and the softplus
+# gradient below): the silu/gelu derivatives, which cancel near their roots, are formed
+# with float-float pairs and a root polynomial there (within 2.2 ulp on all 2^32 inputs,
+# grad = 1; 3.42 / 7.33 / 2.74 / 1.92 -> 1.69 / 4.45 / 2.17 / 1.18 ns per element on one
+# core for silu / gelu / gelu(tanh) / softplus, against the double evaluation). The
+# elu family's backward (a load, an add, a product: 0.33 ns per element, memory-bound) stays
+# in double. Float64 needs more care in three places, each noted
 # below: the rounding of an argument amplified by exp/erfc in a tail (gelu), a constant
 # that is not a double (selu), and results that are subnormal (silu's and gelu's tails);
 # besides, the float64 silu and gelu gradients cancel near their roots and take double-double
@@ -98,17 +108,6 @@ cdef extern from *:
         double e = rk_exp(0.5 * v);
         double tail = (v * e) * e;
         return v < -708.0 ? tail : v * rk_sigmoid(v);
-    }
-
-    /* silu' = s (1 + x t), s = sigmoid(x), t = sigmoid(-x) = 1 - s without cancellation;
-     * the same e * e tail as the forward keeps subnormal gradients to one rounding. */
-    RK_INLINE double rk_silu_grad_one(double g, double v)
-    {
-        double s = rk_sigmoid(v), t = rk_sigmoid(-v);
-        double e = rk_exp(0.5 * v);
-        double tail = ((g * (1.0 + v * t)) * e) * e;
-        tail = v < -1500.0 ? g * -0.0 : tail;          /* e * e is 0 there; no -inf * 0 */
-        return v < -708.0 ? tail : g * (s + (v * s) * t);
     }
 
     #define RK_INV_SQRT_2PI_LO (-2.49232720227773e-17)
@@ -239,20 +238,6 @@ cdef extern from *:
         return rk_select(RK_FABS(v) == INFINITY, NAN, r);
     }
 
-    /* gelu' = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); x^2 is split into an
-     * exact high part and its FMA-recovered error so exp(-x^2/2) keeps full accuracy (the
-     * rounding of x^2 alone would cost hundreds of ulp at |x| ~ 38); for |x| > 1.3e154,
-     * where x^2 overflows, the split is dropped (phi is 0 there anyway). */
-    RK_INLINE double rk_gelu_grad_one(double g, double v)
-    {
-        double h = v * v;
-        double lo = fma(v, v, -h);
-        lo = RK_FABS(h) <= RK_DBL_MAX ? lo : 0.0;
-        double pdf = RK_INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo);
-        double cdf = 0.5 * rk_erfc(-v * RK_SQRT1_2);
-        return g * (cdf + v * pdf);
-    }
-
     /* float32 forms (vmathf.h). elu: the coefficients rounded to float, x <= 0 takes the
      * exponential branch as above. */
     RK_INLINE float rk_elu_onef(float v, float negcoef, float poscoef, float divisor)
@@ -268,8 +253,26 @@ cdef extern from *:
         float z = beta * v;
         float zlo = fmaf(beta, v, -z);
         zlo = RK_FABS(z) <= 3.4028234663852886e38f ? zlo : 0.0f;
-        float sp = rk_softplusf(z) + rk_sigmoidf(z) * zlo;
+        float sp = rk_softplus_corrf(z, zlo);
         return z > threshold ? v : sp / beta;
+    }
+
+    /* softplus gradient in float32 for a beta exact in float32: -expm1(-z), z = beta y
+     * carried as z + zlo (fmaf) and applied to first order (d/dz = exp(-z) = 1 - d); the
+     * threshold test is made on the exact product in double, as the double form makes it
+     * (it decides whether the forward was the identity). */
+    RK_INLINE float rk_softplus_grad_onef(float g, float out, float beta, double threshold)
+    {
+        float z = beta * out;
+        float zlo = fmaf(beta, out, -z);
+        zlo = RK_FABS(z) <= 3.4028234663852886e38f ? zlo : 0.0f;
+        float d = -rk_expm1f(-z);
+        float c = (1.0f - d) * zlo;
+        float dc = d + c;
+        /* d itself where there is no correction (keeps -0.0 for y = -0.0) or where it is
+         * -inf (y < -88.7 / beta, outside the forward's range: inf * 0) */
+        d = (c == 0.0f) | (dc != dc) ? d : dc;
+        return (double)beta * (double)out > threshold ? g : g * d;
     }
 
     /* Float64 tanh form: 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) as hi + lo (double-double,
@@ -395,18 +398,6 @@ cdef extern from *:
         double r = rk__xsig_grad(g, u2, lo, mh, ml);
         return rk_select(v == -INFINITY, 0.0, r);
     }
-
-    /* d/dx x sigmoid(2u) = s + x (2u)' s (1 - s); beyond |x| = 1e30 (where x^3 would
-     * overflow and give inf * 0) the derivative is 1 for x > 0 and 0 for x < 0. */
-    RK_INLINE double rk_gelu_tanh_grad_one(double g, double v)
-    {
-        double u2 = 2.0 * RK_SQRT_2_OVER_PI * (v + RK_GELU_TANH_C * (v * v * v));
-        double du2 = 2.0 * RK_SQRT_2_OVER_PI * (1.0 + 3.0 * RK_GELU_TANH_C * (v * v));
-        double s = rk_sigmoid(u2), t = rk_sigmoid(-u2);
-        double main = g * (s + (v * du2) * (s * t));
-        double far = v > 0 ? g : 0.0;
-        return RK_FABS(v) >= 1e30 ? far : main;       /* NaN takes main, stays NaN */
-    }
     """
     double elu_one "rk_elu_one"(double v, double negcoef, double poscoef, double divisor) nogil
     double elu_grad_one "rk_elu_grad_one"(double g, double out, double neghi, double neglo,
@@ -415,16 +406,15 @@ cdef extern from *:
     double softplus_grad_one "rk_softplus_grad_one"(double g, double out, double beta,
                                                      double threshold) nogil
     double silu_one "rk_silu_one"(double v) nogil
-    double silu_grad_one "rk_silu_grad_one"(double g, double v) nogil
     double gelu_exact_precise "rk_gelu_exact_precise"(double v) nogil
-    double gelu_grad_one "rk_gelu_grad_one"(double g, double v) nogil
-    double gelu_tanh_grad_one "rk_gelu_tanh_grad_one"(double g, double v) nogil
     double gelu_tanh_precise "rk_gelu_tanh_precise"(double v) nogil
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
     double silu_grad_precise "rk_silu_grad_precise"(double g, double v) nogil
     double gelu_grad_precise "rk_gelu_grad_precise"(double g, double v) nogil
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor) nogil
     float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold) nogil
+    float softplus_grad_onef "rk_softplus_grad_onef"(float g, float out, float beta,
+                                                     double threshold) nogil
 
 
 # ---- elu family: y = poscoef * x where x > 0, else negcoef * expm1(x / divisor) ----
@@ -475,8 +465,13 @@ cdef void softplus_grad_kernel(const real* a, const real* b, const real* c,
                                Py_ssize_t n, const double* params) noexcept nogil:
     cdef Py_ssize_t i
     cdef double beta = params[0], threshold = params[1]
-    for i in range(n):
-        y[i] = <real>softplus_grad_one(a[i], b[i], beta, threshold)
+    cdef float bf = <float>beta
+    if real is float and <double>bf == beta:
+        for i in range(n):
+            y[i] = softplus_grad_onef(a[i], b[i], bf, threshold)
+    else:
+        for i in range(n):
+            y[i] = <real>softplus_grad_one(a[i], b[i], beta, threshold)
 
 
 # ---- silu: x * sigmoid(x) ----
@@ -498,7 +493,7 @@ cdef void silu_grad_kernel(const real* a, const real* b, const real* c, const ui
     cdef Py_ssize_t i
     if real is float:
         for i in range(n):
-            y[i] = <real>silu_grad_one(a[i], b[i])
+            y[i] = rk_silu_gradf(a[i], b[i])
     else:
         for i in range(n):
             y[i] = silu_grad_precise(a[i], b[i])
@@ -528,16 +523,16 @@ cdef void gelu_grad_kernel(const real* a, const real* b, const real* c, const ui
                            real* y, uint8_t* mask_out, Py_ssize_t n,
                            const double* params) noexcept nogil:
     cdef Py_ssize_t i
-    if params[0] == 0:
-        if real is float:
+    if real is float:
+        if params[0] == 0:
             for i in range(n):
-                y[i] = <real>gelu_grad_one(a[i], b[i])
+                y[i] = rk_gelu_gradf(a[i], b[i])
         else:
             for i in range(n):
-                y[i] = gelu_grad_precise(a[i], b[i])
-    elif real is float:
+                y[i] = rk_gelu_tanh_gradf(a[i], b[i])
+    elif params[0] == 0:
         for i in range(n):
-            y[i] = <real>gelu_tanh_grad_one(a[i], b[i])
+            y[i] = gelu_grad_precise(a[i], b[i])
     else:
         for i in range(n):
             y[i] = gelu_tanh_grad_precise(a[i], b[i])

@@ -29,8 +29,9 @@ from numba import njit, prange
 
 from ._numba_math import (_fdiv, rk_erfc, rk_exp, rk_exp_dd, rk_expm1, rk_fma, rk_log1p, rk_select,
                           rk_sigmoid)
-from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_tanhf, rk_geluf, rk_selectf, rk_sigmoidf,
-                           rk_siluf, rk_softplusf)
+from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf,
+                           rk_geluf, rk_selectf, rk_silu_gradf, rk_siluf,
+                           rk_softplus_corrf)
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
 # per item) large enough that the per-item bookkeeping is negligible.
@@ -39,17 +40,29 @@ MASK_CHUNK = 4096
 _local = threading.local()  # the Numba thread count last set from each calling thread
 
 
-def _parallel_jit(fn, parallel=True):
+def _parallel_jit(fn, parallel=True, **options):
     try:
-        return njit(parallel=parallel, nogil=True, cache=True)(fn)
+        return njit(parallel=parallel, nogil=True, cache=True, **options)(fn)
     except RuntimeError as exc:       # "cannot cache function ...: no locator available"
         warnings.warn(f"relukit: Numba cannot cache {fn.__name__} ({exc}); kernels will be "
                       "compiled in every process", RuntimeWarning, stacklevel=2)
-        return njit(parallel=parallel, nogil=True, cache=False)(fn)
+        return njit(parallel=parallel, nogil=True, cache=False, **options)(fn)
 
 
 def _serial_jit(fn):
     return _parallel_jit(fn, parallel=False)
+
+
+def _parallel_jit_f32(fn):
+    """The float32 smooth kernels: as _parallel_jit, with a*b+c contracted into FMAs (LLVM's
+    `contract` flag only; no other fast-math), as gcc contracts kernels/vmathf.h: that
+    header's arithmetic is exact or accurate with or without contraction (see there), and
+    without it every Horner step and correction costs two instructions instead of one.
+    Measured (n = 10**6, one thread, us per call, without -> with): silu 1,317 -> 1,097,
+    gelu 3,353 -> 2,687, gelu(tanh) 2,745 -> 1,522, softplus 2,700 -> 2,021, elu 961 ->
+    799; the float32-native gradients silu 2,203 -> 1,485, gelu 4,597 -> 3,652. The loops
+    vectorise either way (zmm throughout, checked with inspect_asm)."""
+    return _parallel_jit(fn, fastmath={"contract"})
 
 
 def _elementwise(fn):
@@ -487,16 +500,6 @@ def _silu_one(v):
 
 
 @_elementwise
-def _silu_grad_one(g, v):
-    s = rk_sigmoid(v)
-    t = rk_sigmoid(-v)
-    e = rk_exp(0.5 * v)
-    tail = ((g * (1.0 + v * t)) * e) * e
-    tail = rk_select(v < -1500.0, g * -0.0, tail)
-    return rk_select(v < -708.0, tail, g * (s + (v * s) * t))
-
-
-@_elementwise
 def _gelu_tail(x, h, eh, el):
     # gelu and gelu' for x <= -26 by the asymptotic series of Phi, each to be multiplied
     # by s2 last; x clamped to [-39, 39], h = x^2, exp(-x^2/2) = (eh + el) s2 (see
@@ -588,27 +591,6 @@ def _gelu_grad_precise(g, v):
     tail = (g * dphi) * s2
     r = rk_select((x >= -1.3) & (x <= -0.25), root, rk_select(x <= -26.0, tail, main))
     return rk_select(abs(v) == math.inf, math.nan, r)
-
-
-@_elementwise
-def _gelu_grad_one(g, v):
-    h = v * v
-    lo = rk_fma(v, v, -h)
-    lo = rk_select(abs(h) <= _DBL_MAX, lo, 0.0)
-    pdf = _INV_SQRT_2PI * rk_exp(-0.5 * h) * (1.0 - 0.5 * lo)
-    cdf = 0.5 * rk_erfc(-v * _SQRT1_2)
-    return g * (cdf + v * pdf)
-
-
-@_elementwise
-def _gelu_tanh_grad_one(g, v):
-    u2 = 2.0 * _SQRT_2_OVER_PI * (v + _GELU_TANH_C * (v * v * v))
-    du2 = 2.0 * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * (v * v))
-    s = rk_sigmoid(u2)
-    t = rk_sigmoid(-u2)
-    main = g * (s + (v * du2) * (s * t))
-    far = rk_select(v > 0, g, 0.0)
-    return rk_select(abs(v) >= 1e30, far, main)
 
 
 _GELU_K_HI = 0.044715
@@ -763,12 +745,6 @@ def silu(x, y):
 
 
 @_parallel_jit
-def silu_grad(g, x, y):
-    for i in prange(g.size):
-        y[i] = _silu_grad_one(np.float64(g[i]), np.float64(x[i]))
-
-
-@_parallel_jit
 def silu_grad_precise(g, x, y):
     for i in prange(g.size):
         y[i] = _silu_grad_precise(g[i], x[i])
@@ -786,22 +762,10 @@ def gelu_precise(x, y):
         y[i] = _gelu_exact_precise(x[i])
 
 
-@_parallel_jit
-def gelu_grad(g, x, y):
-    for i in prange(g.size):
-        y[i] = _gelu_grad_one(np.float64(g[i]), np.float64(x[i]))
-
-
-@_parallel_jit
-def gelu_tanh_grad(g, x, y):
-    for i in prange(g.size):
-        y[i] = _gelu_tanh_grad_one(np.float64(g[i]), np.float64(x[i]))
-
-
 # ---- float32 forwards on the float32-native functions (_numba_mathf, the twins of
 # kernels/vmathf.h), as the Cython kernels do ----
 
-@_parallel_jit
+@_parallel_jit_f32
 def elu_f32(x, y, negcoef, poscoef, divisor):
     nf, pf, df = np.float32(negcoef), np.float32(poscoef), np.float32(divisor)
     for i in prange(x.size):
@@ -809,7 +773,7 @@ def elu_f32(x, y, negcoef, poscoef, divisor):
         y[i] = rk_selectf(v <= 0, nf * rk_expm1f(v / df), pf * v)
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def softplus_f32(x, y, beta, threshold):
     bf = np.float32(beta)
     for i in prange(x.size):
@@ -817,26 +781,64 @@ def softplus_f32(x, y, beta, threshold):
         z = bf * v
         zlo = rk_fmaf(bf, v, -z)
         zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
-        sp = rk_softplusf(z) + rk_sigmoidf(z) * zlo
+        sp = rk_softplus_corrf(z, zlo)
         y[i] = rk_selectf(z > threshold, v, sp / bf)
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def silu_f32(x, y):
     for i in prange(x.size):
         y[i] = rk_siluf(x[i])
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def gelu_f32(x, y):
     for i in prange(x.size):
         y[i] = rk_geluf(x[i])
 
 
-@_parallel_jit
+@_parallel_jit_f32
 def gelu_tanh_f32(x, y):
     for i in prange(x.size):
         y[i] = rk_gelu_tanhf(x[i])
+
+
+# ---- float32 backwards (vmathf.h's rk_*_gradf and smooth.pxi's rk_softplus_grad_onef) ----
+
+@_parallel_jit_f32
+def softplus_grad_f32(g, out, y, beta, threshold):
+    bf = np.float32(beta)
+    one = np.float32(1.0)
+    for i in prange(g.size):
+        o = out[i]
+        z = bf * o
+        zlo = rk_fmaf(bf, o, -z)
+        zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
+        d = -rk_expm1f(-z)
+        c = (one - d) * zlo
+        dc = d + c
+        d = rk_selectf((c == np.float32(0)) | (dc != dc), d, dc)
+        gi = g[i]
+        # the threshold test on the exact product, in double, as the double form
+        y[i] = rk_selectf(np.float64(bf) * np.float64(o) > threshold, gi, gi * d)
+
+
+@_parallel_jit_f32
+def silu_grad_f32(g, x, y):
+    for i in prange(g.size):
+        y[i] = rk_silu_gradf(g[i], x[i])
+
+
+@_parallel_jit_f32
+def gelu_grad_f32(g, x, y):
+    for i in prange(g.size):
+        y[i] = rk_gelu_gradf(g[i], x[i])
+
+
+@_parallel_jit_f32
+def gelu_tanh_grad_f32(g, x, y):
+    for i in prange(g.size):
+        y[i] = rk_gelu_tanh_gradf(g[i], x[i])
 
 
 def _f32(a):
@@ -871,16 +873,18 @@ _RUNNERS = {
     "softplus": lambda a, b, c, mi, y, mo, p: (
         softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
         else softplus(a, y, *p)),
-    "softplus_grad": lambda a, b, c, mi, y, mo, p: softplus_grad(a, b, y, *p),
+    "softplus_grad": lambda a, b, c, mi, y, mo, p: (
+        softplus_grad_f32(a, b, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
+        else softplus_grad(a, b, y, *p)),
     "silu": lambda a, b, c, mi, y, mo, p: silu_f32(a, y) if _f32(a) else silu(a, y),
-    "silu_grad": lambda a, b, c, mi, y, mo, p: (
-        silu_grad(a, b, y) if _f32(a) else silu_grad_precise(a, b, y)),
+    "silu_grad": lambda a, b, c, mi, y, mo, p: (silu_grad_f32(a, b, y) if _f32(a)
+                                                 else silu_grad_precise(a, b, y)),
     "gelu": lambda a, b, c, mi, y, mo, p: (
         (gelu_tanh_f32(a, y) if p[0] != 0 else gelu_f32(a, y)) if _f32(a) else
         (gelu_tanh_precise(a, y) if p[0] != 0 else gelu_precise(a, y))),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
-        (gelu_grad(a, b, y) if _f32(a) else gelu_grad_precise(a, b, y)) if p[0] == 0 else
-        gelu_tanh_grad(a, b, y) if _f32(a) else gelu_tanh_grad_precise(a, b, y)),
+        (gelu_tanh_grad_f32(a, b, y) if p[0] != 0 else gelu_grad_f32(a, b, y)) if _f32(a) else
+        (gelu_tanh_grad_precise(a, b, y) if p[0] != 0 else gelu_grad_precise(a, b, y))),
 }
 
 

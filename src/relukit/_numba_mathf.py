@@ -5,7 +5,9 @@ algorithms, constants and evaluation order (see vmathf.h for the numerical reaso
 Functions (float32 -> float32, ``@njit(inline="always")``):
 
     rk_expf, rk_expm1f, rk_log1pf, rk_erfcf, rk_sigmoidf, rk_tanhf
-    rk_softplusf, rk_siluf, rk_gelu_cdff, rk_geluf, rk_gelu_tanhf     (fused activations)
+    rk_softplusf, rk_softplus_corrf, rk_siluf, rk_gelu_cdff, rk_geluf,
+    rk_gelu_tanhf                                         (fused activations)
+    rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf     (g, x) -> g * f'(x)  (gradients)
 
 Everything is float32 arithmetic, so a ``prange`` loop over float32 arrays vectorises 16
 lanes per AVX-512 vector. Numba promotes ``float32 op <python float>`` to float64, so every
@@ -321,7 +323,8 @@ def rk_log1pf(x):
 
 @_jit
 def _erfc_parts(x, xl, comp):
-    # erfc(x + xl) = ((m + ml) * s1) * s2 (see vmathf.h rkf__erfc_parts)
+    # erfc(x + xl) = ((m + ml) * s1) * s2, s1 * s2 = 2^n where they are not 1 (see vmathf.h
+    # rkf__erfc_parts)
     ax = _fabs(x)
     z2 = x * x
     y = _EY[0]
@@ -401,13 +404,13 @@ def _erfc_parts(x, xl, comp):
     tail = pos & (ax >= _HALF)
     S1 = _sel(tail, s1, _1)
     S2 = _sel(tail, _sel(ax > _ERFC_CLAMP, _0, s2), _1)
-    return m, ml, S1, S2
+    return m, ml, S1, S2, n
 
 
 @_jit
 def rk_erfcf(x):
     x = np.float32(x)
-    m, ml, s1, s2 = _erfc_parts(x, _0, False)
+    m, ml, s1, s2, _n = _erfc_parts(x, _0, False)
     return (m * s1) * s2
 
 
@@ -490,10 +493,37 @@ def rk_softplusf(z):
 
 
 @_jit
+def rk_softplus_corrf(z, zlo):
+    # softplus(z) + sigmoid(z) zlo, the sigmoid from the same e (see vmathf.h)
+    z = np.float32(z)
+    e = rk_expf(-_fabs(z))
+    sg = _fdiv(_sel(z > _0, _1, e), _1 + e)
+    return (_sel(z > _0, z, _0) + rk_log1pf(e)) + sg * zlo
+
+
+@_jit
 def rk_siluf(x):
+    # x * (num / (1 + E)), the quotient as num * (1/S) corrected (see vmathf.h rk_siluf)
     x = np.float32(x)
-    m, ml, s1, s2 = _sigmoid_parts(x, _0)
-    return _mul_pair(x, m, ml, s1, s2)
+    ax = _fabs(x)
+    xc = -_sel(ax > _C110, _C110, ax)
+    n, rh, corr = _exp_core(xc, _0)
+    s1, s2 = _split_pow2(n)
+    eu, el = _one_plus2(rh, corr)
+    Eh = (eu * s1) * s2
+    El = (el * s1) * s2
+    S = _1 + Eh
+    err = ((_1 - S) + Eh) + El
+    pos = x >= _0
+    num = _sel(pos, _1, eu)
+    nlo = _sel(pos, _0, el)
+    r = _fdiv(_1, S)
+    q = num * r
+    ph, pl = _two_prod(q, S)
+    m = q + (((num - ph) - pl + nlo) - q * err) * r
+    S1 = _sel(pos, _1, s1)
+    S2 = _sel(pos, _1, _sel(ax > _C110, _0, s2))
+    return (x * (m * S1)) * S2
 
 
 @_jit
@@ -507,7 +537,7 @@ def _gelu_arg(x):
 def rk_gelu_cdff(x):
     x = np.float32(x)
     ah, al = _gelu_arg(x)
-    m, ml, s1, s2 = _erfc_parts(ah, al, True)
+    m, ml, s1, s2, _n = _erfc_parts(ah, al, True)
     return ((_HALF * (m + ml)) * s1) * s2
 
 
@@ -515,7 +545,7 @@ def rk_gelu_cdff(x):
 def rk_geluf(x):
     x = np.float32(x)
     ah, al = _gelu_arg(x)
-    m, ml, s1, s2 = _erfc_parts(ah, al, True)
+    m, ml, s1, s2, _n = _erfc_parts(ah, al, True)
     return _mul_pair(_HALF * x, m, ml, s1, s2)
 
 
@@ -534,3 +564,149 @@ def rk_gelu_tanhf(x):
     m, ml, s1, s2 = _sigmoid_parts(uh, ul)
     s2 = _sel(x < -_C12, _0, s2)
     return _mul_pair(x, m, ml, s1, s2)
+
+
+# ---------------------------------------------------------------- gradients (vmathf.h)
+
+_ROOT_HW, _C170, _C172, _C12_8 = _f(0.125), _f(170.0), _f(172.0), _f(12.8)
+_C3, _C15, _C120, _TWOM120 = _f(3.0), _f(15.0), _f(120.0), _f(2.0 ** -120)
+_INV_SQRT_2PI_HI, _INV_SQRT_2PI_LO, _C18, _CM100 = (_f(3.98942292e-01), _f(-1.13351701e-08),
+                                                    _f(18.0), _f(-100.0))
+_BIG30 = _f(1e30)
+# (x0h, x0l, c0h, c0l, p0..p6) of rkf__root_poly for silu', tanh-gelu', gelu'
+_RP_SILU = tuple(_f(v) for v in (-1.27846456e+00, 1.29792825e-08, 2.17811704e-01,
+                                 2.03785433e-09, 1.46648794e-01, 1.88748147e-02,
+                                 -1.52226556e-02, -6.60658022e-03, 1.26636456e-04,
+                                 7.97401764e-04, 1.84779710e-04))
+_RP_TANH = tuple(_f(v) for v in (-7.52461433e-01, 1.13396279e-08, 4.30400103e-01,
+                                 -1.23057538e-08, 3.87518436e-01, -1.57828536e-02,
+                                 -1.13944486e-01, -1.66191310e-02, 1.96822286e-02,
+                                 5.23576746e-03, -2.41450802e-03))
+_RP_GELU = tuple(_f(v) for v in (-7.51791537e-01, 1.21144499e-08, 4.31493998e-01,
+                                 -5.25980548e-09, 3.88284981e-01, -1.81996766e-02,
+                                 -1.14008233e-01, -1.47713637e-02, 1.94216222e-02,
+                                 4.51890938e-03, -2.23372271e-03))
+
+
+@_jit
+def _root_poly(g, x, c):
+    # g * f'(x) = g (x - x0) Q near the root x0 (see vmathf.h rkf__root_poly)
+    t = x - c[0]
+    p = c[10]
+    p = p * t + c[9]
+    p = p * t + c[8]
+    p = p * t + c[7]
+    p = p * t + c[6]
+    p = p * t + c[5]
+    p = p * t + c[4]
+    Q = c[2] + (c[3] + t * p)
+    return g * _fma(t, Q, -(c[1] * Q))
+
+
+@_jit
+def _sig_grad(g, x, uh, ul, kh, kl, umax, zero):
+    # g * d/dx [x sigmoid(u)] (see vmathf.h rkf__sig_grad)
+    au = _fabs(uh)
+    ula = _xorsign(ul, uh)
+    ac = _sel(au > umax, umax, au)
+    n, rh, corr = _exp_core(-ac, -ula)
+    s1, s2 = _split_pow2(n)
+    eu, el = _one_plus2(rh, corr)
+    Eh = (eu * s1) * s2
+    El = (el * s1) * s2
+    S = _1 + Eh
+    err = ((_1 - S) + Eh) + El
+    q = _fdiv(_1, S)
+    ph, pl = _two_prod(q, S)
+    ql = (((_1 - ph) - pl) - q * err) * q
+    pos = uh >= _0
+    bh, bl = _two_prod(x, kh)
+    bl = bl + x * kl
+    ch, cl = _two_prod(bh, q)
+    cl = cl + (bh * ql + bl * q)
+    ch = _sel(pos, ch * Eh, ch)
+    cl = _sel(pos, _0, cl)
+    P = _1 + ch
+    pb = P - _1
+    Pl = ((_1 - (P - pb)) + (ch - pb)) + cl
+    A = _sel(pos, _1, eu)
+    Al = _sel(pos, _0, el)
+    AR = A * q
+    T = _fma(AR, P, (AR * Pl + (A * ql) * P) + (Al * q) * P)
+    S1 = _sel(pos, _1, s1)
+    S2 = _sel(pos, _1, _sel(zero, _0, s2))
+    return (g * (T * S1)) * S2
+
+
+@_jit
+def rk_silu_gradf(g, x):
+    g = np.float32(g)
+    x = np.float32(x)
+    xc = _sel(x > _C170, _C170, _sel(x < -_C170, -_C170, x))
+    y = _sig_grad(g, xc, xc, _0, _1, _0, _C170, x < -_C170)
+    yr = _root_poly(g, x, _RP_SILU)
+    y = _sel(_fabs(x - _RP_SILU[0]) < _ROOT_HW, yr, y)
+    return _sel(x == _INF, _NAN, y)
+
+
+@_jit
+def rk_gelu_tanh_gradf(g, x):
+    g = np.float32(g)
+    x = np.float32(x)
+    xc = _sel(x > _C12_8, _C12_8, _sel(x < -_C12_8, -_C12_8, x))
+    x2h, x2l = _two_prod(xc, xc)
+    th, tl = _two_prod(_C3H, x2h)
+    tl = tl + (_C3H * x2l + _C3L * x2h)
+    kh = _C1H + th
+    kb = kh - _C1H
+    kl = ((_C1H - (kh - kb)) + (th - kb)) + (tl + _C1L)
+    uh, ul = _two_prod(xc, kh)
+    ul = ul + xc * kl
+    th2 = th + th
+    dh = kh + th2
+    db = dh - kh
+    dl = ((kh - (dh - db)) + (th2 - db)) + (kl + (tl + tl))
+    y = _sig_grad(g, xc, uh, ul, dh, dl, _C172, x < -_C12_8)
+    yr = _root_poly(g, x, _RP_TANH)
+    y = _sel(_fabs(x - _RP_TANH[0]) < _ROOT_HW, yr, y)
+    far = _sel(x > _0, g, _0)
+    return _sel(_fabs(x) >= _BIG30, far, y)
+
+
+@_jit
+def rk_gelu_gradf(g, x):
+    g = np.float32(g)
+    x = np.float32(x)
+    ah, al = _gelu_arg(x)
+    m, ml, s1, s2, ne = _erfc_parts(ah, al, True)
+    tail = ah >= _HALF
+    xc = _sel(x > _C18, _C18, _sel(x < -_C18, -_C18, x))
+    x2h, x2l = _two_prod(xc, xc)
+    np_, rh, corr = _exp_core(-_HALF * x2h, -_HALF * x2l)
+    pu, pl = _one_plus2(rh, corr)
+    dn = np_ - _sel(tail, ne, _0)
+    sc = _pow2i(_sel(dn < _CM100, _CM100, dn))
+    pu0 = pu
+    pu = pu * sc
+    pl = pl * sc
+    qh, ql = _two_prod(xc, _INV_SQRT_2PI_HI)
+    ql = ql + xc * _INV_SQRT_2PI_LO
+    th, tl = _two_prod(qh, pu)
+    tl = tl + (qh * pl + ql * pu)
+    h = _HALF * m
+    hl = _HALF * ml
+    S = h + th
+    bb = S - h
+    Sl = ((h - (S - bb)) + (th - bb)) + (hl + tl)
+    gs = g * S
+    y = _fma(g, S, g * Sl)
+    y = _sel(y != y, gs, y)
+    y = (y * s1) * s2
+    ix2 = _fdiv(_1, x2h)
+    rr = ix2 * (_1 - ix2 * (_1 - ix2 * (_C3 - _C15 * ix2)))
+    ps2 = _sel(x < -_C18, _0, _pow2i(np_ + _C120))
+    yd = (((g * (qh * pu0)) * (_1 - rr)) * _TWOM120) * ps2
+    y = _sel(ah > _ERFC_CLAMP, yd, y)
+    yr = _root_poly(g, x, _RP_GELU)
+    y = _sel(_fabs(x - _RP_GELU[0]) < _ROOT_HW, yr, y)
+    return _sel(_fabs(x) == _INF, _NAN, y)
