@@ -122,52 +122,44 @@ cdef enum:
 cdef Kernel KERNELS[NKERNELS]
 
 
-cdef void register(int kid, kern32_t f32, kern64_t f64, int op_class) noexcept:
+cdef void register(int kid, kern32_t f32, kern64_t f64) noexcept:
     KERNELS[kid].f32 = f32
     KERNELS[kid].f64 = f64
-    KERNELS[kid].op_class = op_class
+    KERNELS[kid].op_class = -1           # unbound until the op table binds it (_bind)
 
 
-register(K_RELU, relu_kernel[float], relu_kernel[double], CLASS_MEMORY)
-register(K_MASK_SELECT, mask_select_kernel[float], mask_select_kernel[double], CLASS_MEMORY)
-register(K_RELU6, relu6_kernel[float], relu6_kernel[double], CLASS_MEMORY)
-register(K_LEAKY_RELU, leaky_relu_kernel[float], leaky_relu_kernel[double], CLASS_MEMORY)
-register(K_MASK_SCALE, mask_scale_kernel[float], mask_scale_kernel[double], CLASS_MEMORY)
-register(K_PRELU, prelu_kernel[float], prelu_kernel[double], CLASS_MEMORY)
-register(K_PRELU_GRAD, prelu_grad_kernel[float], prelu_grad_kernel[double], CLASS_MEMORY)
-register(K_NEG_RELU, neg_relu_kernel[float], neg_relu_kernel[double], CLASS_MEMORY)
-register(K_CRELU_GRAD, crelu_grad_kernel[float], crelu_grad_kernel[double], CLASS_MEMORY)
-register(K_SHIFT_RELU, shift_relu_kernel[float], shift_relu_kernel[double], CLASS_MEMORY)
-register(K_SHIFT_SELECT_ACC, shift_select_acc_kernel[float], shift_select_acc_kernel[double],
-         CLASS_MEMORY)
-register(K_ELU, elu_kernel[float], elu_kernel[double], CLASS_COMPUTE)
-register(K_ELU_GRAD, elu_grad_kernel[float], elu_grad_kernel[double], CLASS_COMPUTE)
-register(K_SOFTPLUS, softplus_kernel[float], softplus_kernel[double], CLASS_COMPUTE)
-register(K_SOFTPLUS_GRAD, softplus_grad_kernel[float], softplus_grad_kernel[double], CLASS_COMPUTE)
-register(K_SILU, silu_kernel[float], silu_kernel[double], CLASS_COMPUTE)
-register(K_SILU_GRAD, silu_grad_kernel[float], silu_grad_kernel[double], CLASS_COMPUTE)
-register(K_GELU, gelu_kernel[float], gelu_kernel[double], CLASS_COMPUTE)
-register(K_GELU_GRAD, gelu_grad_kernel[float], gelu_grad_kernel[double], CLASS_COMPUTE)
+# The compiled kernels. Which op uses which kernel, its dispatch class and whether it may
+# stream are the op table's (relukit/ops.py: Op.kernels, op_class, streams), bound at import
+# by _bind below; the Numba backend registers the same names (_numba_backend._RUNNERS).
+register(K_RELU, relu_kernel[float], relu_kernel[double])
+register(K_MASK_SELECT, mask_select_kernel[float], mask_select_kernel[double])
+register(K_RELU6, relu6_kernel[float], relu6_kernel[double])
+register(K_LEAKY_RELU, leaky_relu_kernel[float], leaky_relu_kernel[double])
+register(K_MASK_SCALE, mask_scale_kernel[float], mask_scale_kernel[double])
+register(K_PRELU, prelu_kernel[float], prelu_kernel[double])
+register(K_PRELU_GRAD, prelu_grad_kernel[float], prelu_grad_kernel[double])
+register(K_NEG_RELU, neg_relu_kernel[float], neg_relu_kernel[double])
+register(K_CRELU_GRAD, crelu_grad_kernel[float], crelu_grad_kernel[double])
+register(K_SHIFT_RELU, shift_relu_kernel[float], shift_relu_kernel[double])
+register(K_SHIFT_SELECT_ACC, shift_select_acc_kernel[float], shift_select_acc_kernel[double])
+register(K_ELU, elu_kernel[float], elu_kernel[double])
+register(K_ELU_GRAD, elu_grad_kernel[float], elu_grad_kernel[double])
+register(K_SOFTPLUS, softplus_kernel[float], softplus_kernel[double])
+register(K_SOFTPLUS_GRAD, softplus_grad_kernel[float], softplus_grad_kernel[double])
+register(K_SILU, silu_kernel[float], silu_kernel[double])
+register(K_SILU_GRAD, silu_grad_kernel[float], silu_grad_kernel[double])
+register(K_GELU, gelu_kernel[float], gelu_kernel[double])
+register(K_GELU_GRAD, gelu_grad_kernel[float], gelu_grad_kernel[double])
 
-# Kernel names as the Numba backend knows them (index = kernel id). The composite ops'
-# entries name the Numba twins of their one-pass row kernels (the Cython kernels of those
-# ids serve the strided driver, for the other layouts, where Numba never runs).
+# Kernel names, shared with the Numba backend and the op table (index = kernel id). The
+# composite ops' entries name the Numba twins of their one-pass row kernels (the Cython
+# kernels of those ids serve the strided driver, for the other layouts, where Numba never
+# runs).
 KERNEL_NAMES = ("relu", "mask_select", "relu6", "leaky_relu", "mask_scale", "prelu",
-                "prelu_grad", "crelu", "crelu_grad", "brelu", "brelu_grad", "elu", "elu_grad", "softplus", "softplus_grad", "silu",
-                "silu_grad", "gelu", "gelu_grad")
-# Public function -> kernel id (explain() and the tests use this).
-FUNCTION_KERNELS = {
-    "relu": K_RELU, "relu_backward": K_MASK_SELECT,
-    "relu6": K_RELU6, "relu6_backward": K_MASK_SELECT,
-    "leaky_relu": K_LEAKY_RELU, "leaky_relu_backward": K_MASK_SCALE,
-    "prelu": K_PRELU, "prelu_backward": K_PRELU_GRAD,
-    "crelu": K_NEG_RELU, "crelu_backward": K_CRELU_GRAD,
-    "brelu": K_SHIFT_RELU, "brelu_backward": K_SHIFT_SELECT_ACC,
-    "elu": K_ELU, "elu_backward": K_ELU_GRAD, "selu": K_ELU, "selu_backward": K_ELU_GRAD,
-    "celu": K_ELU, "celu_backward": K_ELU_GRAD,
-    "softplus": K_SOFTPLUS, "softplus_backward": K_SOFTPLUS_GRAD,
-    "silu": K_SILU, "silu_backward": K_SILU_GRAD, "gelu": K_GELU, "gelu_backward": K_GELU_GRAD,
-}
+                "prelu_grad", "crelu", "crelu_grad", "brelu", "brelu_grad", "elu", "elu_grad",
+                "softplus", "softplus_grad", "silu", "silu_grad", "gelu", "gelu_grad")
+# Public function -> kernel id, filled from the op table by _bind (explain() and the tests).
+FUNCTION_KERNELS = {}
 CLASS_NAMES = ("memory-bound", "mask", "compute-bound")
 
 
@@ -405,7 +397,10 @@ cdef inline bint is_flat(cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint c_ord
 
 
 cdef inline int op_class(int kid, bint masks) noexcept:
-    return CLASS_MASK if masks else KERNELS[kid].op_class
+    # an unbound kernel (only in a core module imported without relukit's op table) counts
+    # as memory-bound rather than indexing outside the thresholds
+    return CLASS_MASK if masks else (KERNELS[kid].op_class if KERNELS[kid].op_class >= 0
+                                     else CLASS_MEMORY)
 
 
 cdef int decide(int kid, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y, bint masks,
@@ -511,15 +506,13 @@ cdef enum:
 
 # Kernels whose element i depends on element i of their inputs alone (not on its index, as
 # prelu's channel does), which run_flat may therefore run chunk by chunk.
-cdef bint STREAMABLE[NKERNELS]
+cdef bint STREAMABLE[NKERNELS]      # from the op table (Op.streams), bound by _bind
 # Out-of-place outputs of at least this many bytes are streamed: set at import to half the
 # last-level cache (dispatch.py), where x and y together no longer fit in it. Measured on a
 # 32 MiB L3 (relu float32, Cython, same run): 10**6 elements (4 MiB out, both arrays stay
 # in the cache between calls) 121 us streamed / 96 us not; 4 * 10**6 (16 MiB) 748 / 1126 us;
 # 10**7 4.0 / 7.2 ms.
 cdef Py_ssize_t _stream_min = 16 << 20
-for _kid in (K_RELU, K_RELU6, K_LEAKY_RELU, K_MASK_SELECT, K_MASK_SCALE, K_NEG_RELU):
-    STREAMABLE[_kid] = True
 
 
 cdef void run_streaming(const Kernel* k, bint single, char* pa, char* pb, char* pc,
@@ -1564,6 +1557,38 @@ def _current_override():
     cdef int ov = current_override(&from_ctx)
     return ov, ("use_backend() context" if from_ctx else
                 ("RELUKIT_BACKEND environment variable" if _global_override_source else "set_backend() call"))
+
+
+def _bind(str function, str kernel, str op_class, bint streams):
+    """Bind public ``function`` to the compiled kernel named ``kernel``, with the op table's
+    dispatch class and streaming permission (relukit/ops.py calls this for every entry). A
+    kernel shared by several ops must be bound the same way by each."""
+    if kernel not in KERNEL_NAMES:
+        raise ValueError(f"op table: {function} names kernel {kernel!r}, which is not compiled; "
+                         f"compiled kernels: {KERNEL_NAMES}")
+    if op_class not in ("memory-bound", "compute-bound"):
+        raise ValueError(f"op table: {function}: op_class must be 'memory-bound' or "
+                         f"'compute-bound', got {op_class!r}")
+    cdef int kid = KERNEL_NAMES.index(kernel)
+    cdef int cls = CLASS_NAMES.index(op_class)
+    if KERNELS[kid].op_class >= 0 and (KERNELS[kid].op_class != cls or STREAMABLE[kid] != streams):
+        raise ValueError(f"op table: kernel {kernel!r} is bound twice with different "
+                         f"classes or streaming ({function})")
+    KERNELS[kid].op_class = cls
+    STREAMABLE[kid] = streams
+    FUNCTION_KERNELS[function] = kid
+
+
+def _unbound_kernels():
+    """Compiled kernels no op table entry uses (the tests require none)."""
+    return [KERNEL_NAMES[k] for k in range(NKERNELS) if KERNELS[k].op_class < 0]
+
+
+def _kernel_binding(str kernel):
+    """(class name, streams) of a compiled kernel, as the op table bound it."""
+    cdef int kid = KERNEL_NAMES.index(kernel)
+    cls = KERNELS[kid].op_class
+    return (CLASS_NAMES[cls] if cls >= 0 else None), bool(STREAMABLE[kid])
 
 
 def _set_threshold(int op_class, int is_double, Py_ssize_t n):

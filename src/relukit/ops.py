@@ -4,7 +4,7 @@ An entry binds the compiled public functions to their NumPy reference, their for
 derivative (for the docstrings), what the backward pass needs, the accuracy bound the tests
 enforce, and the NumPy idioms the benchmarks compare against. The tests (``tests/``) and
 the benchmarks (``bench/``, ``python -m relukit bench``) iterate over ``OPS``; adding an op
-means one entry here plus its kernels.
+means one entry here plus its kernels (the entry binds them: Op.kernels, op_class, streams).
 """
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,12 +41,24 @@ class Op:
     sample_args: Callable = None    # composite ops: f(x, rng) -> dict of required arguments
     other_dtypes: str = "float16 and integer dtypes are computed by the NumPy reference"
     numpy_text: str = ""            # the straightforward NumPy formula, for the docstring
+    # The compiled kernels of the forward and the backward, by the name both backends
+    # register them under (kernels/core.pxi KERNEL_NAMES, _numba_backend._RUNNERS); the
+    # dispatch threshold class they share ("memory-bound": a few operations per element;
+    # "compute-bound": transcendental; calls with a mask use the "mask" class); and whether
+    # element i of their result depends on element i of the inputs alone, so that large
+    # out-of-place outputs may be computed in chunks and streamed (kernels/stream.h).
+    kernels: tuple = ()
+    op_class: str = "memory-bound"
+    streams: bool = False
 
 
 OPS = {}
 
 
 def register(op):
+    for function, kernel in zip((op.forward.__name__, op.backward.__name__), op.kernels,
+                                strict=True):
+        _core._bind(function, kernel, op.op_class, op.streams)
     OPS[op.name] = op
     _document(op)
     return op
@@ -181,6 +193,8 @@ register(Op(
     numpy_forward=_np_relu_inplace,
     numpy_backward=_np_mask_backward,
     numpy_saved=lambda x: x > 0,
+    kernels=("relu", "mask_select"),
+    streams=True,
 ))
 
 register(Op(
@@ -196,6 +210,8 @@ register(Op(
     numpy_forward=_np_relu6_inplace,
     numpy_backward=_np_mask_backward,
     numpy_saved=lambda x: (x > 0) & (x < 6),
+    kernels=("relu6", "mask_select"),
+    streams=True,
 ))
 
 register(Op(
@@ -216,6 +232,8 @@ register(Op(
     numpy_backward=_np_leaky_backward,
     numpy_saved=lambda x, negative_slope=0.01: x > 0,
     params={"negative_slope": 0.01},
+    kernels=("leaky_relu", "mask_scale"),
+    streams=True,
 ))
 
 
@@ -233,6 +251,7 @@ register(Op(
     kind="composite",
     sample_args=lambda x, rng: {"weight": rng.standard_normal(x.shape[1] if x.ndim > 1 else 1)
                                 .astype(x.dtype) * 0.25},
+    kernels=("prelu", "prelu_grad"),
 ))
 
 register(Op(
@@ -248,6 +267,7 @@ register(Op(
     mask_bit="(no mask)",
     kind="composite",
     sample_args=lambda x, rng: {},
+    kernels=("crelu", "crelu_grad"),
 ))
 
 register(Op(
@@ -263,6 +283,7 @@ register(Op(
     mask_bit="(no mask)",
     kind="composite",
     sample_args=lambda x, rng: {"biases": np.array([-0.5, 0.0, 0.25, 1.0])},
+    kernels=("brelu", "brelu_grad"),
 ))
 
 # ---- smooth ops: the straightforward NumPy formulas are what the benchmarks compare with ----
@@ -317,6 +338,8 @@ register(Op(
     numpy_saved=lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(x) - 1)),
     numpy_backward=lambda g, y, alpha=1.0: _assign(g, g * np.where(y > 0, 1, y + alpha)),
     params={"alpha": 1.0},
+    kernels=("elu", "elu_grad"),
+    op_class="compute-bound",
 ))
 
 register(Op(
@@ -339,6 +362,8 @@ register(Op(
         x > 0, x, reference.SELU_ALPHA * (np.exp(x) - 1)),
     numpy_backward=lambda g, y: _assign(g, g * np.where(
         y > 0, reference.SELU_SCALE, y + reference.SELU_ALPHA * reference.SELU_SCALE)),
+    kernels=("elu", "elu_grad"),
+    op_class="compute-bound",
 ))
 
 register(Op(
@@ -359,6 +384,8 @@ register(Op(
     numpy_saved=lambda x, alpha=1.0: np.maximum(0, x) + np.minimum(0, alpha * (np.exp(x / alpha) - 1)),
     numpy_backward=lambda g, y, alpha=1.0: _assign(g, g * np.where(y > 0, 1, (y + alpha) / alpha)),
     params={"alpha": 1.0},
+    kernels=("elu", "elu_grad"),
+    op_class="compute-bound",
 ))
 
 register(Op(
@@ -382,6 +409,8 @@ register(Op(
     numpy_backward=lambda g, y, beta=1.0, threshold=20.0: _assign(
         g, np.where(beta * y > threshold, g, g * (1 - np.exp(-beta * y)))),
     params={"beta": 1.0, "threshold": 20.0},
+    kernels=("softplus", "softplus_grad"),
+    op_class="compute-bound",
 ))
 
 register(Op(
@@ -401,6 +430,8 @@ register(Op(
     numpy_saved=lambda x: x.copy(),
     numpy_backward=lambda g, x: _assign(g, g * (1 / (1 + np.exp(-x))) * (
         1 + x * (1 - 1 / (1 + np.exp(-x))))),
+    kernels=("silu", "silu_grad"),
+    op_class="compute-bound",
 ))
 
 register(Op(
@@ -422,6 +453,8 @@ register(Op(
     numpy_saved=lambda x, approximate="none": x.copy(),
     numpy_backward=lambda g, x, approximate="none": _assign(g, g * _np_gelu_grad(x, approximate)),
     params={"approximate": "none"},
+    kernels=("gelu", "gelu_grad"),
+    op_class="compute-bound",
 ))
 
 ELEMENTWISE = {name: op for name, op in OPS.items() if op.kind == "elementwise"}
