@@ -14,7 +14,7 @@ are Python objects this module calls only on their own paths.
 cimport cython
 cimport numpy as cnp
 from libc.stdint cimport uint8_t
-from libc.math cimport NAN
+from libc.math cimport NAN, exp
 from libc.string cimport memcpy
 
 import contextvars
@@ -466,28 +466,66 @@ def _set_busy_mode(int mode):
     global _busy_mode
     _busy_mode = mode
 _monotonic = time.monotonic
+_process_time = time.process_time
 _cpu_count = os.cpu_count() or 1
 
 
 cdef bint machine_busy():
-    """True when the 1-minute load average leaves less than half a core idle.
+    """True when the other processes' share of the 1-minute load average leaves less than
+    half a core idle.
 
     A parallel kernel waits for all its threads; on an oversubscribed machine a worker
     thread waits for a core, and each launch then costs a scheduler slice. Measured on the
     2-core development machine with two other CPU-bound processes running: relu at
     n = 2**20 float32 took 16 ms with Numba's 2 threads and 61 us with one Cython thread.
-    Checked at most every 0.1 s (os.getloadavg reads /proc/loadavg, ~2 us)."""
-    global _busy_checked_at, _busy
+    The load average counts this process too: a loop of parallel calls alone keeps it near
+    the thread count, and judging by it alone switched the loop to one Cython thread every
+    few seconds (the benchmark's automatic column at 10**6 ran 2-4x slower than forced
+    Numba). So this process's own CPU use, averaged with the same 1-minute time constant,
+    is subtracted (_busy_update). Checked at most every 0.1 s (os.getloadavg reads
+    /proc/loadavg, ~2 us)."""
+    global _busy
     if _busy_mode >= 0:
         return _busy_mode == 1
     cdef double now = _monotonic()
     if now - _busy_checked_at > 0.1:
-        _busy_checked_at = now
         try:
-            _busy = os.getloadavg()[0] > _cpu_count - 0.5
+            load = os.getloadavg()[0]
         except OSError:
-            _busy = False
+            load = 0.0
+        _busy = _busy_update(now, _process_time(), load)
     return _busy
+
+
+cdef double _own_cpu_at = 0.0      # process CPU seconds at the last check
+cdef double _own_load = 0.0        # this process's CPU use (cores), 1-minute average
+
+
+def _busy_update(double now, double cpu, double load):
+    """Fold one observation (monotonic time, this process's CPU seconds, the 1-minute load
+    average) into the own-load average; returns whether the machine counts as busy."""
+    global _busy_checked_at, _own_cpu_at, _own_load
+    cdef double dt = now - _busy_checked_at
+    cdef double w
+    if _busy_checked_at >= 0 and dt > 0:
+        w = exp(-dt / 60.0)                 # the kernel's load average decays over 1 min
+        _own_load = _own_load * w + max(cpu - _own_cpu_at, 0.0) / dt * (1.0 - w)
+    _busy_checked_at = now
+    _own_cpu_at = cpu
+    return load - _own_load > _cpu_count - 0.5
+
+
+def _busy_state():
+    """(own-load average, busy) as the last check left them; for tests and explain()."""
+    return _own_load, bool(_busy)
+
+
+def _reset_busy_state():
+    global _busy_checked_at, _own_cpu_at, _own_load, _busy
+    _busy_checked_at = -1.0
+    _own_cpu_at = 0.0
+    _own_load = 0.0
+    _busy = False
 
 
 # --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 explain(), thresholds, threads, and that the backend explain() names is the one that runs."""
 import asyncio
 import importlib.util
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -620,3 +621,25 @@ def test_busy_check_can_be_turned_off_by_environment():
     assert out.returncode == 0, out.stderr
     has_numba, first = out.stdout.strip().splitlines()
     assert first == ("relu: backend numba" if has_numba == "True" else "relu: backend cython")
+
+
+def test_busy_check_discounts_this_process_own_load():
+    # The load average counts this process's own threads: two cores kept busy by our own
+    # parallel calls must not make the machine "busy"; the same load from others must.
+    _core._reset_busy_state()
+    try:
+        cores = os.cpu_count() or 1
+        t = 1000.0
+        assert _core._busy_update(t, 0.0, 0.0) is False
+        for _ in range(600):                     # 60 s at `cores` CPU-seconds per second
+            t += 0.1
+            cpu = (t - 1000.0) * cores
+            busy = _core._busy_update(t, cpu, float(cores))
+        own, _ = _core._busy_state()
+        assert own == pytest.approx(cores * (1 - math.exp(-1.0)), rel=0.02)
+        assert busy is False                      # all of the load is ours
+        assert _core._busy_update(t + 0.1, cpu, own + cores) is True   # others' load on top
+        _core._reset_busy_state()
+        assert _core._busy_update(t, 0.0, float(cores)) is True       # idle here, busy there
+    finally:
+        _core._reset_busy_state()
