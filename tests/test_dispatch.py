@@ -444,7 +444,7 @@ def test_import_does_not_import_numba():
         relukit.explain("relu", np.ones(10**7, np.float32))
         relukit.thresholds(); relukit.set_num_threads(1); relukit.get_num_threads()
         assert "numba" not in sys.modules, "small calls / controls imported numba"
-        big = np.linspace(-1, 1, 10**6).astype(np.float32)
+        big = np.linspace(-1, 1, 5 * 10**6).astype(np.float32)
         y = relukit.relu(big)
         assert np.array_equal(y, np.where(big > 0, big, 0).astype(np.float32))
         print("numba" in sys.modules)
@@ -463,7 +463,7 @@ def test_relukit_backend_env_var(value, expected):
         warnings.simplefilter("error")
         import relukit
         print(relukit.get_backend())
-        s = relukit.explain("relu", np.ones(10**6, np.float32))
+        s = relukit.explain("relu", np.ones(5 * 10**6, np.float32))
         print(s.splitlines()[0])
         print("RELUKIT_BACKEND" in s)
         relukit.set_backend(None)
@@ -484,7 +484,7 @@ def test_relukit_backend_env_var_forces_computation():
         calls = []
         orig = relukit.reference.relu
         relukit.reference.relu = lambda *a, **k: (calls.append(1), orig(*a, **k))[1]
-        x = np.linspace(-1, 1, 10**6).astype(np.float32)
+        x = np.linspace(-1, 1, 5 * 10**6).astype(np.float32)
         y = relukit.relu(x)
         assert np.array_equal(y, np.where(x > 0, x, 0).astype(np.float32))
         print(len(calls))
@@ -530,7 +530,7 @@ def test_relukit_num_threads_env_var():
 def test_relukit_num_threads_env_var_runs_numba():
     r = run_python("""
         import numpy as np, relukit
-        x = np.linspace(-1, 1, 10**6).astype(np.float32)
+        x = np.linspace(-1, 1, 5 * 10**6).astype(np.float32)
         assert "backend numba" in relukit.explain("relu", x)
         y, m = relukit.relu(x, return_mask=True)
         assert np.array_equal(y, np.where(x > 0, x, 0).astype(np.float32))
@@ -554,7 +554,7 @@ def test_without_numba():
             pass
         else:
             raise AssertionError("set_backend('numba') accepted without numba")
-        x = np.linspace(-1, 1, 10**6).astype(np.float32)
+        x = np.linspace(-1, 1, 5 * 10**6).astype(np.float32)
         s = relukit.explain("relu", x)
         assert "backend cython" in s and "numba" in s, s
         y, m = relukit.relu(x, return_mask=True)
@@ -577,7 +577,7 @@ def test_numba_that_fails_to_import(tmp_path):
     from conftest import SRC
     r = run_python("""
         import numpy as np, relukit
-        x = np.linspace(-1, 1, 10**6).astype(np.float32)
+        x = np.linspace(-1, 1, 5 * 10**6).astype(np.float32)
         y, m = relukit.relu(x, return_mask=True)
         assert np.array_equal(y, np.where(x > 0, x, 0).astype(np.float32))
         assert np.array_equal(m, np.packbits(x > 0, bitorder="little"))
@@ -616,7 +616,7 @@ def test_busy_check_can_be_turned_off_by_environment():
     out = run_python("import relukit, numpy as np\n"
                      "from relukit import _core\n"
                      "print('numba' in relukit.backends())\n"
-                     "print(relukit.explain('relu', np.ones(10**6, np.float32)).splitlines()[0])",
+                     "print(relukit.explain('relu', np.ones(5 * 10**6, np.float32)).splitlines()[0])",
                      env={"RELUKIT_BUSY_CHECK": "0"})
     assert out.returncode == 0, out.stderr
     has_numba, first = out.stdout.strip().splitlines()

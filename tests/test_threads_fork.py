@@ -21,7 +21,11 @@ import numpy as np
 import relukit
 
 rng = np.random.default_rng(0)
-SIZES = [300_001, 262_144, 400_000 + 3, 131_072 + 9]      # all >= the default thresholds
+# Sizes at or above these thresholds (pinned here, whatever the defaults), so that
+# automatic dispatch runs the parallel backend on them.
+relukit.set_threshold("memory-bound", "float32", 131_072)
+relukit.set_threshold("memory-bound", "float64", 262_144)
+SIZES = [300_001, 262_144, 400_000 + 3, 131_072 + 9]
 XS = []
 for i, n in enumerate(SIZES * 2):
     dt = np.float32 if i % 2 == 0 else np.float64

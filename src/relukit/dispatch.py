@@ -39,16 +39,27 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 #   relu + mask float32  0.10  0.11  0.12  0.11  0.10  0.11  0.24  0.21  0.26  0.20
 #   relu_backward f32    0.25  0.29  0.37  0.38  0.37  0.44  0.66  0.98  0.90  0.49
 #
-# So memory-bound ops switch at 2^17 (float32) and 2^18 (float64). The Numba mask kernels
-# lose at every size (their bit packing and expansion do not vectorise; the Cython ones
-# use SIMD intrinsics), so the mask class never switches automatically: forcing the numba
-# backend still runs them, and `set_threshold("mask", ...)` can change this.
+# Those figures are for calls back to back, with Numba's OpenMP workers still spinning.
+# Between calls that do other work the workers go to sleep, and waking them costs more
+# than a memory-bound kernel at 10**6: relu6 in place at n = 10**6 float32, Numba, after
+# 0.2 ms idle 52-55 us, after 2 ms 89-163 us, after 20 ms 330-1,333 us (one Cython thread:
+# 62-98 us, whatever came before). In the benchmark's interleaved runs the automatic
+# column (Numba from 2^17 then), which follows NumPy's call, ran at 124-332 us against
+# 52-109 us for forced Numba following the Cython call. So memory-bound ops switch only
+# where the data no longer fits in the caches (2^22 float32, 2^21 float64: 16 MiB, where
+# one call is ~2 ms and a wake-up is noise), and compute-bound ones at 2^17, where one
+# Cython thread takes 120-370 us (silu, gelu float32) and Numba's two save more than a
+# wake-up costs. The Numba mask kernels lose at every size (their bit packing and
+# expansion do not vectorise; the Cython ones use SIMD intrinsics), so the mask class
+# never switches automatically: forcing the numba backend still runs them, and
+# `set_threshold("mask", ...)` can change this. `python -m relukit tune` measures the
+# crossovers (back to back) on the user's machine.
 NEVER = 2**62
 DEFAULT_THRESHOLDS = {
     # class: (float32, float64)
-    "memory-bound": (131_072, 262_144),
+    "memory-bound": (4_194_304, 2_097_152),
     "mask": (NEVER, NEVER),
-    "compute-bound": (16_384, 16_384),
+    "compute-bound": (131_072, 131_072),
 }
 
 
