@@ -74,17 +74,24 @@ def test_crossover_rule():
 
 @pytest.mark.skipif("numba" not in relukit.backends(), reason="needs the numba backend")
 def test_tune_writes_a_file_the_dispatcher_accepts(tmp_path, monkeypatch):
-    monkeypatch.setattr(tune, "measure", lambda sizes, reps, progress: {
-        cls: {dt: [(4096, 2.0, 1.0), (8192, 2.0, 1.0)] for dt in ("float32", "float64")}
-        for cls in ("memory-bound", "mask", "compute-bound")})
+    seen = {}
+
+    def fake_measure(sizes, reps, progress, gap_s):
+        seen["gap_s"] = gap_s
+        return {cls: {dt: [(4096, 2.0, 1.0), (8192, 2.0, 1.0)] for dt in ("float32", "float64")}
+                for cls in ("memory-bound", "mask", "compute-bound")}
+
+    monkeypatch.setattr(tune, "measure", fake_measure)
     path = tmp_path / "out.json"
-    assert tune.main(["--quick", "--output", str(path)]) == 0
+    assert tune.main(["--quick", "--output", str(path), "--gap-ms", "0.5"]) == 0
+    assert seen["gap_s"] == pytest.approx(0.0005)
     table = tune.load_thresholds(str(path))
     assert table["memory-bound"] == {"float32": 4096, "float64": 4096}
 
 
-def test_measure_returns_every_class_and_dtype():
-    res = tune.measure(sizes=[4096], reps=3)
+@pytest.mark.parametrize("gap_s", [0.0, 0.001])
+def test_measure_returns_every_class_and_dtype(gap_s):
+    res = tune.measure(sizes=[4096], reps=3, gap_s=gap_s)
     assert set(res) == {"memory-bound", "mask", "compute-bound"}
     for per in res.values():
         for dt in ("float32", "float64"):

@@ -2,7 +2,10 @@
 machine, and save the thresholds for the dispatcher.
 
 For each op class and dtype, a representative kernel is timed with the Cython backend (one
-thread) and the Numba backend (parallel), interleaved, at n = 2^12 .. 2^24. The threshold
+thread) and the Numba backend (parallel), interleaved, at n = 2^12 .. 2^24, each call after
+an idle gap (2 ms by default) as in a program that does other work between calls: the
+parallel pool's workers have then gone to sleep and the call pays for waking them (50 us to
+over 1 ms measured on the 2-core development machine; ``relukit/dispatch.py``). The threshold
 is the smallest measured n from which Numba is faster at that size and at every larger one
 ("never" when it never is). The result goes to a per-user JSON file
 (:func:`config_path`), which ``import relukit`` reads; a missing file means the built-in
@@ -85,20 +88,23 @@ def _cases():
     }
 
 
-def _time(call, backend, reps):
+def _time(call, backend, reps, gap_s=0.0):
     import relukit
     samples = []
     with relukit.use_backend(backend):
         call()                                    # warm-up (compilation, caches)
         for _ in range(reps):
+            if gap_s:
+                time.sleep(gap_s)
             t0 = time.perf_counter()
             call()
             samples.append(time.perf_counter() - t0)
     return statistics.median(samples)
 
 
-def measure(sizes=None, reps=15, progress=None):
-    """Time every class at every size; returns ``{class: {dtype: [(n, cython_s, numba_s)]}}``."""
+def measure(sizes=None, reps=15, progress=None, gap_s=0.002):
+    """Time every class at every size, each call after ``gap_s`` seconds idle (0: back to
+    back); returns ``{class: {dtype: [(n, cython_s, numba_s)]}}``."""
     sizes = sizes or [2 ** k for k in range(12, 25)]
     cases = _cases()
     total = len(cases) * 2 * len(sizes)
@@ -112,8 +118,8 @@ def measure(sizes=None, reps=15, progress=None):
                 k = max(3, min(reps, int(2e7 // n)))
                 cy, nb = [], []
                 for _ in range(3):                # interleave the two backends
-                    cy.append(_time(call, "cython", k))
-                    nb.append(_time(call, "numba", k))
+                    cy.append(_time(call, "cython", k, gap_s))
+                    nb.append(_time(call, "numba", k, gap_s))
                 rows.append((n, min(cy), min(nb)))
                 done += 1
                 if progress:
@@ -145,6 +151,9 @@ def add_arguments(p):
     p.add_argument("--quick", action="store_true", help="fewer sizes and repeats (about 20 s)")
     p.add_argument("--dry-run", action="store_true", help="measure and print, do not save")
     p.add_argument("--output", help=f"where to save (default: {config_path()})")
+    p.add_argument("--gap-ms", type=float, default=2.0,
+                   help="idle time before each timed call, as between the calls of a program "
+                        "doing other work (default 2; 0 times calls back to back)")
 
 
 def main(argv=None):
@@ -162,7 +171,8 @@ def run(args):
         print("relukit tune: numba is not installed; nothing to tune", file=sys.stderr)
         return 1
     sizes = [2 ** k for k in range(12, 25, 2 if args.quick else 1)]
-    results = measure(sizes, reps=7 if args.quick else 15, progress=_bar)
+    results = measure(sizes, reps=7 if args.quick else 15, progress=_bar,
+                      gap_s=max(args.gap_ms, 0.0) / 1000)
     table = {}
     for cls, per in results.items():
         table[cls] = {}
