@@ -44,8 +44,9 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 # than a memory-bound kernel at 10**6: relu6 in place at n = 10**6 float32, Numba, after
 # 0.2 ms idle 52-55 us, after 2 ms 89-163 us, after 20 ms 330-1,333 us (one Cython thread:
 # 62-98 us, whatever came before). In the benchmark's interleaved runs the automatic
-# column (Numba from 2^17 then), which follows NumPy's call, ran at 124-332 us against
-# 52-109 us for forced Numba following the Cython call. So memory-bound ops switch only
+# column (Numba from 2^17 then) ran at 124-332 us against 52-109 us for forced Numba at
+# 10**6 (the likely reason: the automatic call follows NumPy's few hundred us, the forced
+# one the short Cython call, so only the latter finds the workers awake). So memory-bound ops switch only
 # where the data no longer fits in the caches (2^22 float32, 2^21 float64: 16 MiB, where
 # one call is ~2 ms and a wake-up is noise), and compute-bound ones at 2^17, where one
 # Cython thread takes 120-370 us (silu, gelu float32) and Numba's two save more than a
@@ -53,7 +54,7 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 # expansion do not vectorise; the Cython ones use SIMD intrinsics), so the mask class
 # never switches automatically: forcing the numba backend still runs them, and
 # `set_threshold("mask", ...)` can change this. `python -m relukit tune` measures the
-# crossovers (back to back) on the user's machine.
+# crossovers on the user's machine, each call after an idle gap (2 ms by default).
 NEVER = 2**62
 DEFAULT_THRESHOLDS = {
     # class: (float32, float64)
