@@ -116,32 +116,25 @@ _log1p_m = _bitop(lambda b, u: b.add(b.and_(b.add(u, _c(_LOG_OFF)), _c(0x007FFFF
                                      _c(0x3F3504F3)))
 
 
-@intrinsic
-def _xorsign(typingctx, a, s):
-    """a with its sign flipped where s is negative (a * sign(s) for a finite a)."""
-    if not _is_f32(a, s):
-        return None
+def _bitop2(fn):
+    """Intrinsic (float32, float32) -> float32 built from i32 operations fn(builder, a, b)."""
+    @intrinsic
+    def _op(typingctx, a, s):
+        if not _is_f32(a, s):
+            return None
 
-    def codegen(context, builder, sig, args):
-        ua = builder.bitcast(args[0], _I32)
-        us = builder.bitcast(args[1], _I32)
-        r = builder.xor(ua, builder.and_(us, _c(-(1 << 31))))
-        return builder.bitcast(r, _F32)
-    return _f32_sig(2), codegen
+        def codegen(context, builder, sig, args):
+            ua = builder.bitcast(args[0], _I32)
+            us = builder.bitcast(args[1], _I32)
+            return builder.bitcast(fn(builder, ua, us), _F32)
+        return _f32_sig(2), codegen
+    return _op
 
 
-@intrinsic
-def _orsign(typingctx, a, s):
-    """|a| (a >= 0 or -0.0 given) with the sign of s: copysign for a >= +0."""
-    if not _is_f32(a, s):
-        return None
-
-    def codegen(context, builder, sig, args):
-        ua = builder.bitcast(args[0], _I32)
-        us = builder.bitcast(args[1], _I32)
-        r = builder.or_(ua, builder.and_(us, _c(-(1 << 31))))
-        return builder.bitcast(r, _F32)
-    return _f32_sig(2), codegen
+# a with its sign flipped where s is negative (a * sign(s) for a finite a)
+_xorsign = _bitop2(lambda b, ua, us: b.xor(ua, b.and_(us, _c(-(1 << 31)))))
+# |a| (a >= 0 or -0.0 given) with the sign of s: copysign for a >= +0
+_orsign = _bitop2(lambda b, ua, us: b.or_(ua, b.and_(us, _c(-(1 << 31)))))
 
 
 # ---------------------------------------------------------------- constants (all float32)
