@@ -171,6 +171,14 @@ cdef enum:
     PRELU_LANES = 16
     PRELU_SEG = 4096     # a multiple of PRELU_LANES; also the Numba kernel's unit of work
 
+cdef extern from "prelu_sum.h" nogil:
+    # float64: the same loops compiled without FMA contraction (see the header)
+    double rk_prelu_segment_f64(const double* g, const double* x, double* gx, double sl,
+                                Py_ssize_t m)
+    void rk_prelu_row_f64(const double* g, const double* x, const double* w, double* gx,
+                          double* total, Py_ssize_t nchan)
+
+
 cdef inline double prelu_grad_segment(const real* g, const real* x, real* gx, real sl,
                                       Py_ssize_t m) noexcept nogil:
     cdef double acc[PRELU_LANES]
@@ -212,6 +220,9 @@ cdef void prelu_grad_rows_kernel(const real* g, const real* x, const real* w, re
         # totals then run across the row, vectorised over channels (channels-last data)
         for o in range(outer):
             base = o * nchan
+            if real is double:
+                rk_prelu_row_f64(g + base, x + base, w, gx + base, total, nchan)
+                continue
             for ch in range(nchan):
                 v = x[base + ch]
                 gv = g[base + ch]
@@ -224,8 +235,14 @@ cdef void prelu_grad_rows_kernel(const real* g, const real* x, const real* w, re
             base = (o * nchan + ch) * inner
             b0 = 0
             while b0 < inner:
-                total[ch] += prelu_grad_segment(g + base + b0, x + base + b0, gx + base + b0,
-                                                sl, min(<Py_ssize_t>PRELU_SEG, inner - b0))
+                if real is double:
+                    total[ch] += rk_prelu_segment_f64(g + base + b0, x + base + b0,
+                                                      gx + base + b0, sl,
+                                                      min(<Py_ssize_t>PRELU_SEG, inner - b0))
+                else:
+                    total[ch] += prelu_grad_segment(g + base + b0, x + base + b0,
+                                                    gx + base + b0, sl,
+                                                    min(<Py_ssize_t>PRELU_SEG, inner - b0))
                 b0 += PRELU_SEG
 
 
