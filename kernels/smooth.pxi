@@ -36,8 +36,8 @@ cdef extern from "vmath.h" nogil:
 # output pointer may alias a global, which also blocks vectorisation.
 #
 # Float32 forwards use the float32-native functions of vmathf.h (16 lanes per AVX-512
-# vector instead of 8; each function < 1.5 ulp over all 2^32 inputs, so every composite
-# below stays within ~2.5 ulp of the 4 allowed). The float32 backwards of silu, gelu (both
+# vector instead of 8; within 2.4 ulp over the float32 range, see the table in vmathf.h;
+# exact gelu and its gradient evaluate their tail function in double inside). The float32 backwards of silu, gelu (both
 # forms) and softplus are float32-native too (vmathf.h's rk_*_gradf, and the softplus
 # gradient below): the silu/gelu derivatives, which cancel near their roots, are formed
 # with float-float pairs and a root polynomial there (within 2.2 ulp on all 2^32 inputs,

@@ -25,6 +25,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from ._numba_math import _fdiv as _fdivd, _pow2i as _pow2d, _sel as _seld
+
 _I32 = ir.IntType(32)
 _F32 = ir.FloatType()
 
@@ -169,6 +171,7 @@ _TWO_OVER_SQRTPI = _f(1.12837923e+00)
 _DA = (_f(-9.84901190e-02), _f(2.71453708e-01), _f(-5.68512022e-01))
 _DB = (_f(3.01241904e-01), _f(2.11623505e-01), _f(-1.01607072e+00))
 _C110 = _f(110.0)
+_C87, _C60, _C126 = _f(87.0), _f(60.0), _f(126.0)
 _TG = tuple(_f(v) for v in (2.40081409e-03, -8.46113823e-03, 2.18152460e-02, -5.39673008e-02,
                             1.33333609e-01, -3.33333343e-01))
 _C9_5, _C0_625T = _f(9.5), _f(0.625)
@@ -496,27 +499,64 @@ def rk_softplus_corrf(z, zlo):
 
 @_jit
 def rk_siluf(x):
-    # x * (num / (1 + E)), the quotient as num * (1/S) corrected (see vmathf.h rk_siluf)
+    # x / (1 + e^-x) = (x / D) 2^-k, D = (2^-k + 2^(n-k)) + rr 2^(n-k) (see vmathf.h)
     x = np.float32(x)
-    ax = _fabs(x)
-    xc = -_sel(ax > _C110, _C110, ax)
-    n, rh, corr = _exp_core(xc, _0)
-    s1, s2 = _split_pow2(n)
-    eu, el = _one_plus2(rh, corr)
-    Eh = (eu * s1) * s2
-    El = (el * s1) * s2
-    S = _1 + Eh
-    err = ((_1 - S) + Eh) + El
-    pos = x >= _0
-    num = _sel(pos, _1, eu)
-    nlo = _sel(pos, _0, el)
-    r = _fdiv(_1, S)
-    q = num * r
-    ph, pl = _two_prod(q, S)
-    m = q + (((num - ph) - pl + nlo) - q * err) * r
-    S1 = _sel(pos, _1, s1)
-    S2 = _sel(pos, _1, _sel(ax > _C110, _0, s2))
-    return (x * (m * S1)) * S2
+    nx = _sel(x > _C87, -_C87, _sel(x < -_C110, _C110, -x))
+    n, rh, corr = _exp_core(nx, _0)
+    rr = rh + corr
+    k = _sel(n > _0, n, _0)
+    p2 = _pow2i(n - k)
+    D = (_pow2i(-_sel(k > _C60, _C60, k)) + p2) + rr * p2
+    k1 = _sel(k > _C126, _C126, k)
+    xq = _sel(x < -_C110, x * _0, x)          # -0.0, or NaN for -inf
+    return (_fdiv(xq, D) * _pow2i(-k1)) * _pow2i(k1 - k)
+
+
+# Exact gelu and its gradient in double (see vmathf.h rkd__exp_neg, rkd__gelu_m, rk_geluf,
+# rk_gelu_gradf): Phi(-a) = exp(-a^2/2) M(a), M rational of degree 5/6 in a/2.
+_GM_P = (0.028448619496282957, 0.18621410246667855, 0.570296104776986, 1.0020835276923337,
+         1.0149587818996966, 0.499999999958323)
+_GM_Q = (0.14262040556280275, 0.9335330985249018, 2.894785125029215, 5.256290836823614,
+         5.789926379274875, 3.625686669434571)
+_GELU_AMAX = 14.6
+_SHD = 6755399441055744.0                 # 1.5 * 2^52
+
+
+@_jit
+def _exp_negd(t):
+    kd = t * 1.4426950408889634 + _SHD
+    n = kd - _SHD
+    r = t - n * 6.93147180369123816490e-01
+    r = r - n * 1.90821492927058770002e-10
+    p = 1.0 / 40320
+    p = p * r + 1.0 / 5040
+    p = p * r + 1.0 / 720
+    p = p * r + 1.0 / 120
+    p = p * r + 1.0 / 24
+    p = p * r + 1.0 / 6
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _pow2d(n)
+
+
+@_jit
+def _gelu_md(a):
+    s = 0.5 * a
+    P = _GM_P[0]
+    P = P * s + _GM_P[1]
+    P = P * s + _GM_P[2]
+    P = P * s + _GM_P[3]
+    P = P * s + _GM_P[4]
+    P = P * s + _GM_P[5]
+    Q = _GM_Q[0]
+    Q = Q * s + _GM_Q[1]
+    Q = Q * s + _GM_Q[2]
+    Q = Q * s + _GM_Q[3]
+    Q = Q * s + _GM_Q[4]
+    Q = Q * s + _GM_Q[5]
+    Q = Q * s + 1.0
+    return _fdivd(P, Q)
 
 
 @_jit
@@ -536,10 +576,12 @@ def rk_gelu_cdff(x):
 
 @_jit
 def rk_geluf(x):
-    x = np.float32(x)
-    ah, al = _gelu_arg(x)
-    m, ml, s1, s2, _n = _erfc_parts(ah, al, True)
-    return _mul_pair(_HALF * x, m, ml, s1, s2)
+    x = np.float64(np.float32(x))
+    a = abs(x)
+    ac = _seld(a > _GELU_AMAX, _GELU_AMAX, a)
+    T = _exp_negd(-0.5 * (ac * ac)) * _gelu_md(ac)
+    T = _seld(a > _GELU_AMAX, 0.0, T)
+    return np.float32(x * _seld(x < 0.0, T, 1.0 - T))
 
 
 @_jit
@@ -670,36 +712,14 @@ def rk_gelu_tanh_gradf(g, x):
 def rk_gelu_gradf(g, x):
     g = np.float32(g)
     x = np.float32(x)
-    ah, al = _gelu_arg(x)
-    m, ml, s1, s2, ne = _erfc_parts(ah, al, True)
-    tail = ah >= _HALF
-    xc = _sel(x > _C18, _C18, _sel(x < -_C18, -_C18, x))
-    x2h, x2l = _two_prod(xc, xc)
-    np_, rh, corr = _exp_core(-_HALF * x2h, -_HALF * x2l)
-    pu, pl = _one_plus2(rh, corr)
-    dn = np_ - _sel(tail, ne, _0)
-    sc = _pow2i(_sel(dn < _CM100, _CM100, dn))
-    pu0 = pu
-    pu = pu * sc
-    pl = pl * sc
-    qh, ql = _two_prod(xc, _INV_SQRT_2PI_HI)
-    ql = ql + xc * _INV_SQRT_2PI_LO
-    th, tl = _two_prod(qh, pu)
-    tl = tl + (qh * pl + ql * pu)
-    h = _HALF * m
-    hl = _HALF * ml
-    S = h + th
-    bb = S - h
-    Sl = ((h - (S - bb)) + (th - bb)) + (hl + tl)
-    gs = g * S
-    y = _fma(g, S, g * Sl)
-    y = _sel(y != y, gs, y)
-    y = (y * s1) * s2
-    ix2 = _fdiv(_1, x2h)
-    rr = ix2 * (_1 - ix2 * (_1 - ix2 * (_C3 - _C15 * ix2)))
-    ps2 = _sel(x < -_C18, _0, _pow2i(np_ + _C120))
-    yd = (((g * (qh * pu0)) * (_1 - rr)) * _TWOM120) * ps2
-    y = _sel(ah > _ERFC_CLAMP, yd, y)
+    xd = np.float64(x)
+    a = abs(xd)
+    ac = _seld(a > 20.0, 20.0, a)
+    E = _exp_negd(-0.5 * (ac * ac))
+    D = _gelu_md(ac) - ac * 0.3989422804014327
+    d = _seld(xd < 0.0, E * D, 1.0 - E * D)
+    d = _seld(xd < -20.0, -0.0, d)
+    y = np.float32(np.float64(g) * d)
     yr = _root_poly(g, x, _RP_GELU)
     y = _sel(_fabs(x - _RP_GELU[0]) < _ROOT_HW, yr, y)
     return _sel(_fabs(x) == _INF, _NAN, y)
