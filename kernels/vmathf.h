@@ -2,11 +2,11 @@
  * vmathf.h -- branch-free, vectorisable SINGLE-precision elementary functions for the
  * float32 paths of the smooth ReLU-family activations. The float32 twin of vmath.h:
  *
- *   rk_expf, rk_expm1f, rk_log1pf, rk_erfcf, rk_tanhf, rk_sigmoidf      (float -> float)
+ *   rk_expf, rk_expm1f, rk_log1pf, rk_tanhf, rk_sigmoidf      (float -> float)
  *
  * plus fused activation helpers whose combined error is measured (see "Composites"):
  *
- *   rk_softplusf, rk_siluf, rk_gelu_cdff, rk_geluf, rk_gelu_tanhf      (float -> float)
+ *   rk_softplusf, rk_siluf, rk_geluf, rk_gelu_tanhf      (float -> float)
  *   rk_softplus_corrf                                        (float z, float zlo -> float)
  *
  * and the gradients (see "Gradients"), g * f'(x) for (float g, float x):
@@ -38,18 +38,16 @@
  *   rk_expf                 0.77                          0.75                  0.76
  *   rk_expm1f               0.88                          1.00                  1.01
  *   rk_log1pf               0.76                          0.85                  0.83
- *   rk_erfcf                0.90                          0.84                  0.90
  *   rk_sigmoidf             0.77                          0.75                  0.76
  *   rk_tanhf                0.78                          0.79                  0.79
  *   rk_softplusf            1.49                          1.48                  1.48
  *   rk_siluf                2.39 (every 17th)             -                     = C
- *   rk_gelu_cdff            0.88                          0.88                  0.92
  *   rk_geluf (in double)    0.505 (every 17th)            0.505                 = C
  *   rk_gelu_tanhf           0.79                          0.81                  0.79
  *   rk_silu_gradf (g = 1)   1.56                      2.42 (1/7919, g = 1.37)   = C
  *   rk_gelu_gradf (double)  1.30 (every 17th)         1.30                      = C
  *   rk_gelu_tanh_gradf      1.61                      2.21                      = C
- * (composites against: max(z,0) + log1p(exp(-|z|)), x sigmoid(x), 0.5 erfc(-x/sqrt2),
+ * (composites against: max(z,0) + log1p(exp(-|z|)), x sigmoid(x),
  *  0.5 x erfc(-x/sqrt2), x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), all in double;
  *  gradients against s + x s t, Phi + x phi and s + x (2u)' s t in double (libm), the
  *  neighbourhood of the derivative's root included. rk_siluf (leaner since) and the
@@ -60,7 +58,7 @@
  *
  * Speed, one core, n = 10^6, uniform [-10, 10], ns/element (this 2-core AMD EPYC, AVX-512),
  * float path here vs the float32 -> double vmath.h -> float path of smooth.pxi:
- *   exp 0.44 / 1.31, expm1 0.83 / 1.83, log1p 0.50 / 1.36, erfc 2.69 / 5.80,
+ *   exp 0.44 / 1.31, expm1 0.83 / 1.83, log1p 0.50 / 1.36,
  *   sigmoid 0.89 / 1.65, tanh 0.77 / 1.85, softplus 1.42 / 2.94, silu 1.18 / 3.19,
  *   gelu 2.88 / 5.82, gelu(tanh) 1.58 / 1.99.
  * Gradients, ns/element on one core (n = 10^6, uniform [-10, 10], min of interleaved runs
@@ -75,8 +73,7 @@
  * Cython:  cdef extern from "vmathf.h" nogil:
  *              float rk_expf(float)          float rk_softplusf(float)
  *              float rk_expm1f(float)        float rk_siluf(float)
- *              float rk_log1pf(float)        float rk_gelu_cdff(float)
- *              float rk_erfcf(float)         float rk_geluf(float)
+ *              float rk_log1pf(float)        float rk_geluf(float)
  *              float rk_sigmoidf(float)      float rk_gelu_tanhf(float)
  *              float rk_tanhf(float)       float rk_softplus_corrf(float, float)
  *              float rk_silu_gradf(float, float)      float rk_gelu_gradf(float, float)
@@ -141,7 +138,6 @@ RK_INLINE float rkf__sel(int c, float a, float b) { return rkf__blend(rkf__mask(
 /* x with its low `k` mantissa bits cleared (truncation toward zero to 24-k significant
  * bits); x - rkf__trunc(x, k) is exact and has at most k significant bits. */
 #define RKF__TRUNC12(x) rkf__from_bits(rkf__bits(x) & UINT32_C(0xfffff000))   /* 12 bits */
-#define RKF__TRUNC11(x) rkf__from_bits(rkf__bits(x) & UINT32_C(0xffffe000))   /* 11 bits */
 
 /* a*b == *p + *e exactly (barring underflow of *e). */
 RK_INLINE void rkf__two_prod(float a, float b, float *p, float *e)
@@ -160,8 +156,6 @@ RK_INLINE void rkf__two_prod(float a, float b, float *p, float *e)
 /* Adding 1.5*2^23 to a float of magnitude < 2^22 rounds it to an integer (ties to even) and
  * leaves that integer, in two's complement, in the low mantissa bits. */
 #define RKF__SHIFTER 0x1.8p23f
-/* The same at 1.5*2^19: rounds to a multiple of 1/16. */
-#define RKF__SHIFTER16 0x1.8p19f
 
 /* 2^k for a float k holding an integer in [-126, 127]: (k + shifter)'s low bits hold k;
  * shifted left by 23 they leave k mod 512 in bits 23..31, and adding the bias gives the
@@ -192,8 +186,7 @@ RK_INLINE void rkf__split_pow2(float n, float *s1, float *s2)
  * Core of every exponential here. Argument a = hi + lo, hi exact, |lo| <~ 0.2:
  *   n  = nearest integer to a/ln2 (a float, via the shifter),
  *   rh = hi - n*LN2HI, EXACT: it is a multiple of min(ulp(hi), 2^-9) and |rh| < 1, which
- *        fits in 24 bits for every hi the callers pass (|hi| <= 104 and, for rk_erfcf,
- *        hi = -z*z - off with 11-bit z, a multiple of 2^-22 or coarser);
+ *        fits in 24 bits for every hi the callers pass (|hi| <= 172);
  *   rl = lo - n*LN2LO (small; its rounding is harmless);
  *   expm1(r) = rh + corr, corr = rl + r^2*q(r), r = rh + rl, |r| <= ln2/2 + |lo| slack.
  * q: degree-5 polynomial fitted (least squares on Chebyshev nodes, mpmath, float
@@ -217,25 +210,6 @@ RK_INLINE void rkf__exp_core(float hi, float lo, float *n_out, float *rh_out, fl
     float n = kd - RKF__SHIFTER;
     float rh = hi - n * RKF__LN2HI;
     float rl = lo - n * RKF__LN2LO;
-    float r = rh + rl;
-    *n_out = n;
-    *rh_out = rh;
-    *corr_out = rl + (r * r) * rkf__expm1_q(r);
-}
-
-/* The same for a = hi + mid + lo with hi and mid exact, |mid| < 0.25 (rk_erfcf): rh + mid
- * is summed with TwoSum, so that only the small lo and the TwoSum error enter corr and the
- * returned rh (the TwoSum sum, |rh| < 1) is again exact. */
-RK_INLINE void rkf__exp_core3(float hi, float mid, float lo, float *n_out, float *rh_out,
-                              float *corr_out)
-{
-    float kd = ((hi + mid) + lo) * RKF__LOG2E + RKF__SHIFTER;
-    float n = kd - RKF__SHIFTER;
-    float rh0 = hi - n * RKF__LN2HI;
-    float rh = rh0 + mid;                       /* TwoSum(rh0, mid) */
-    float bb = rh - rh0;
-    float e = (rh0 - (rh - bb)) + (mid - bb);
-    float rl = (e + lo) - n * RKF__LN2LO;
     float r = rh + rl;
     *n_out = n;
     *rh_out = rh;
@@ -354,155 +328,9 @@ RK_INLINE float rk_log1pf(float x)
 }
 
 /*
- * erfc(x + xl) for |xl| <~ 2^-23 |x| (xl = 0 for plain erfc; rk_gelu_cdff passes the
- * rounding error of -x/sqrt(2)), returned as (*m * *s1) * *s2 so that a caller can multiply
- * m by something (gelu's 0.5 x) BEFORE the final power-of-two scaling rounds into the
- * subnormals. `comp` is a compile-time constant (0 from rk_erfcf) that removes the xl terms.
- *
- * Paths, a = |x|:
- *  S  a < 0.5:  erfc = (1 - x) - x*y(x^2), y ~ erf(x)/x - 1 a degree-5 polynomial in x^2
- *     (fitted, mpmath, |error| < 1e-9); 1 - x kept exactly as a TwoSum pair, so x*y (at
- *     most 6% of the result) and the last addition round. xl: - (2/sqrt(pi)) e^(-x^2) xl.
- *  For a >= 0.5, r = erfc(a) below; x >= 0.5 gives r, x <= -0.5 gives 2 - r (>= 1.52,
- *     r's error is scaled down by r/(2-r) <= 0.32).
- *  A  a in [0.5, 2): erfc = exp(-a^2 + L(a)), L = log(erfc(a)) + a^2 in [-1.36, -0.48],
- *     L + 1 a degree-9 polynomial in t = a - 1.25 (exact: Sterbenz, or 24-bit fit below
- *     0.625), |error| < 1.3e-9.
- *  B  a in [2, 10.25]: erfc = exp(-a^2 + G(a)) / a, G = log(a erfc(a)) + a^2 in
- *     [-0.672, -0.572]; G + 0.625 a degree-9 polynomial in v = 1/a (msun's form; v is
- *     rounded but G is flat: |a dG/da| <= 0.17, so v's rounding costs < 0.1 ulp), |error|
- *     < 4.1e-10. Subnormal results (a > 9.19) are rounded once, by *s2. erfc(a) < 2^-150
- *     for a > 10.055, but gelu's x Phi(x) stays above 2^-150 up to a = 10.16, so a is
- *     clamped to 10.25 only, and beyond it *s2 = 0: erfc(+inf) = 0, erfc(-inf) = 2, and
- *     gelu(-inf) = -inf * 0 = NaN as in the double path.
- *  The exponent is an absolute quantity: any absolute error in it becomes a relative error
- *  of the result, and float has only 2^-24. So -a^2 is never rounded: with z = a truncated
- *  to 11 significant bits and w = a - z (exact, <= 13 bits),
- *       -a^2 = -z^2 - 2zw - w^2,   z^2 and 2zw EXACT (22 and 24 bits), w^2 < 2^-14;
- *  and the slowly varying part is split into a few-bit offset and a small residual:
- *       hi  = -(z^2 + off)           EXACT: off is a multiple of 1/16 with |off| <= 2, and
- *                                    z^2 + off is a multiple of 2^-22 (or coarser) below 2^9;
- *       mid = -2zw                   EXACT, |mid| < 0.16;
- *       lo  = poly - c - w^2         small: A's polynomial is dominated by its linear term
- *                                    C1 t (up to 0.43), whose rounding alone would cost
- *                                    2^-25 |t| (measured: 1.03 ulp), so C1 t is formed
- *                                    EXACTLY (rkf__two_prod), a per-lane c = C1 t rounded to
- *                                    1/16 is moved into off (off = 1 - c) and C1 t - c is
- *                                    then exact: |lo| < 0.1 and only t^2-order terms round.
- *  rkf__exp_core reduces hi exactly, mid is added to its reduced argument with TwoSum, and
- *  exp(hi + mid + lo) comes out as the pair (eu, el) = 1 + expm1(r) with one rounding.
- *  B's division by a is compensated: q = eu * (1/a), rem = eu - q*a EXACTLY (rkf__two_prod),
- *  m = q + (rem + el) / a (the correction to first order, with the same 1/a): the quotient
- *  is rounded once, at the end. (A uses the same code with a divisor of 1.)
- *  xl (comp): the exponent gains D(a) xl, D = d log erfc / da = -2a + Dres(a), Dres a
- *  quadratic in t (A) or v (B) fitted to 0.6% (which is ample: D xl is below 2^-14).
- */
-#define RKF__ERFC_CLAMP 10.25f
-
-RK_INLINE void rkf__erfc_parts(float x, float xl, int comp, float *m_out, float *ml_out,
-                               float *s1_out, float *s2_out, float *n_out)
-{
-    float ax = RKF_FABS(x);
-
-    /* S: |x| < 0.5 */
-    float z2 = x * x;
-    float y = -7.02358258e-04f;
-    y = y * z2 + 5.15336683e-03f;
-    y = y * z2 - 2.68510506e-02f;
-    y = y * z2 + 1.12836361e-01f;
-    y = y * z2 - 3.76126319e-01f;
-    y = y * z2 + 1.28379166e-01f;
-    float oh = 1.0f - x;                          /* TwoSum: 1 - x == oh + ol exactly */
-    float ob = oh - 1.0f;
-    float ol = (1.0f - (oh - ob)) + (-x - ob);
-    float xy = x * y;
-    if (comp)                                     /* compile-time constant */
-        xy = xy + (1.12837923f * (1.0f - z2 * (1.0f - 0.5f * z2))) * xl;
-    float sl = ol - xy;
-    float small = oh + sl;
-    float small_l = (oh - small) + sl;            /* Fast2Sum, |oh| >= 0.5 > |sl| */
-
-    /* A / B: |x| >= 0.5 */
-    float a = rkf__sel(ax > RKF__ERFC_CLAMP, RKF__ERFC_CLAMP, rkf__sel(ax < 0.5f, 0.5f, ax));
-    int in_a = a < 2.0f;
-    float d = rkf__sel(in_a, 1.0f, a);
-    float ia = 1.0f / d;
-
-    float t = a - 1.25f;
-    float pa = 7.16609838e-06f;                   /* L(a) + 1 = c0 + C1 t + t^2 pa(t) */
-    pa = pa * t - 1.28325682e-05f;
-    pa = pa * t - 1.24925491e-05f;
-    pa = pa * t + 2.47751042e-04f;
-    pa = pa * t - 1.60583481e-03f;
-    pa = pa * t + 7.79177202e-03f;
-    pa = pa * t - 3.26872133e-02f;
-    pa = pa * t + 1.29189849e-01f;
-    float lh, ll;
-    rkf__two_prod(-5.67723930e-01f, t, &lh, &ll);  /* C1 t exactly (see above) */
-    float c = (lh + RKF__SHIFTER16) - RKF__SHIFTER16;
-    float res_a = (lh - c) + ((pa * t) * t + (ll - 1.53662084e-04f));
-
-    float pb = 1.26779437e+00f;                   /* G(1/v) + 0.625, v = 1/a */
-    pb = pb * ia - 3.80763316e+00f;
-    pb = pb * ia + 4.63954449e+00f;
-    pb = pb * ia - 2.53913665e+00f;
-    pb = pb * ia + 3.53157483e-02f;
-    pb = pb * ia + 6.58334434e-01f;
-    pb = pb * ia - 8.62119440e-03f;
-    pb = pb * ia - 4.98990029e-01f;
-    pb = pb * ia - 5.99663617e-05f;
-
-    float res_b = pb * ia + 5.26365116e-02f;
-    float res = rkf__sel(in_a, res_a, res_b);
-    float off = rkf__sel(in_a, 1.0f - c, 0.625f);
-
-    float z = RKF__TRUNC11(a);
-    float w = a - z;
-    float hi = -(z * z + off);
-    float mid = -(z + z) * w;
-    float lo = res - w * w;
-    if (comp) {
-        float da = (-9.84901190e-02f * t + 2.71453708e-01f) * t - 5.68512022e-01f;
-        float db = ((3.01241904e-01f * ia + 2.11623505e-01f) * ia - 1.01607072e+00f) * ia;
-        float xla = rkf__from_bits(rkf__bits(xl) ^ (rkf__bits(x) & UINT32_C(0x80000000)));
-        lo = lo + (rkf__sel(in_a, da, db) - 2.0f * a) * xla;
-    }
-
-    float n, rh, corr, s1, s2;
-    rkf__exp_core3(hi, mid, lo, &n, &rh, &corr);
-    float eu, el;
-    rkf__one_plus2(rh, corr, &eu, &el);
-    float qm = eu * ia;
-    float ph, pl;
-    rkf__two_prod(qm, d, &ph, &pl);
-    float rem = (eu - ph) - pl;
-    float qc = (rem + el) * ia;
-    float mtail = qm + qc;
-    float mtail_l = (qm - mtail) + qc;            /* Fast2Sum */
-    rkf__split_pow2(n, &s1, &s2);
-
-    float r = (mtail * s1) * s2;
-    float rneg = 2.0f - r;                        /* Fast2Sum, r <= 0.48 */
-    float rneg_l = ((2.0f - rneg) - r) - (mtail_l * s1) * s2;
-    int pos = x > 0.0f;
-    int sm = ax < 0.5f;
-    *m_out = rkf__sel(sm, small, rkf__sel(pos, mtail, rneg));
-    *ml_out = rkf__sel(sm, small_l, rkf__sel(pos, mtail_l, rneg_l));
-    *s1_out = rkf__sel(pos & !sm, s1, 1.0f);
-    *s2_out = rkf__sel(pos & !sm, rkf__sel(ax > RKF__ERFC_CLAMP, 0.0f, s2), 1.0f);
-    *n_out = n;                                   /* s1 * s2 = 2^n where they are not 1 */
-}
-
-RK_INLINE float rk_erfcf(float x)
-{
-    float m, ml, s1, s2, n;
-    rkf__erfc_parts(x, 0.0f, 0, &m, &ml, &s1, &s2, &n);
-    return (m * s1) * s2;
-}
-
-/*
  * sigmoid(x + xl) (xl = 0 for plain sigmoid; rk_gelu_tanhf passes the low part of its
- * argument), returned as (*m * *s1) * *s2 (see rkf__erfc_parts for why).
+ * argument), returned as (*m * *s1) * *s2, so that a caller can multiply m by something
+ * (gelu(tanh)'s x) BEFORE the final power-of-two scaling rounds into the subnormals.
  * E = exp(-|x + xl|) = (eu + el) * 2^n (xl enters rkf__exp_core's lo), then
  *   x >= 0: 1 / (1 + E),    x < 0: E / (1 + E)  (numerator eu, scaled by 2^n at the end)
  * 1 + E is kept as S + err (Fast2Sum, plus the scaled el), the quotient q = num / S is
@@ -738,33 +566,6 @@ RK_INLINE double rkd__sel(int c, double a, double b)
     return r;
 }
 
-/*
- * gelu's Phi(x) = 0.5 erfc(-x/sqrt(2)). The argument -x/sqrt(2) is formed EXACTLY as the
- * pair ah + al (rkf__two_prod with K = float(1/sqrt 2), plus x*K_lo for K's own error):
- * rounding it would cost a relative error 2 a^2 2^-24 in the erfc tail (hundreds of ulps at
- * x = -13); the pair goes into rkf__erfc_parts, which applies al to first order.
- */
-#define RKF__SQRT1_2_HI 7.07106769e-01f
-#define RKF__SQRT1_2_LO 1.21016175e-08f
-
-RK_INLINE void rkf__gelu_arg(float x, float *ah, float *al)
-{
-    /* |x| <= 20 keeps the two-product finite; Phi(20) = 1 and Phi(-20) (a = 14.1 beyond
-     * rk_erfcf's clamp) gives the zero scale, so gelu(+inf) = inf, gelu(-inf) = NaN. */
-    float nx = -rkf__sel(x > 20.0f, 20.0f, rkf__sel(x < -20.0f, -20.0f, x)), p, e;
-    rkf__two_prod(nx, RKF__SQRT1_2_HI, &p, &e);
-    *ah = p;
-    *al = e + nx * RKF__SQRT1_2_LO;
-}
-
-RK_INLINE float rk_gelu_cdff(float x)
-{
-    float ah, al, m, ml, s1, s2, n;
-    rkf__gelu_arg(x, &ah, &al);
-    rkf__erfc_parts(ah, al, 1, &m, &ml, &s1, &s2, &n);
-    return ((0.5f * (m + ml)) * s1) * s2;
-}
-
 /* gelu(x) = x Phi(x): x Phi(-a) for x < 0, x (1 - Phi(-a)) for x >= 0 (no cancellation:
  * Phi(-a) <= 1/2). Beyond a = 14.6 Phi(-a) is set to 0: gelu(x < -14.6) = -0.0 (|gelu| <
  * 2^-150 from -14.34), gelu(-inf) = -inf * 0 = NaN as the double formula, gelu(+inf) =
@@ -819,7 +620,7 @@ RK_INLINE float rk_gelu_tanhf(float x)
  * -0.7518, tanh-gelu' at -0.7525) where two terms of ~0.2 cancel: there the terms are
  * carried as float-float pairs (exact products by rkf__two_prod, TwoSum), so that only the
  * error of the function values themselves (~2^-30 relative: the fits of rkf__expm1_q and
- * rkf__erfc_parts) is amplified by the cancellation.
+ * rkd__gelu_m) is amplified by the cancellation.
  */
 
 /*

@@ -4,8 +4,8 @@ The float32 twin of ``_numba_math.py`` and the Numba twin of ``kernels/vmathf.h`
 algorithms, constants and evaluation order (see vmathf.h for the numerical reasoning).
 Functions (float32 -> float32, ``@njit(inline="always")``):
 
-    rk_expf, rk_expm1f, rk_log1pf, rk_erfcf, rk_sigmoidf, rk_tanhf
-    rk_softplusf, rk_softplus_corrf, rk_siluf, rk_gelu_cdff, rk_geluf,
+    rk_expf, rk_expm1f, rk_log1pf, rk_sigmoidf, rk_tanhf
+    rk_softplusf, rk_softplus_corrf, rk_siluf, rk_geluf,
     rk_gelu_tanhf                                         (fused activations)
     rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf     (g, x) -> g * f'(x)  (gradients)
 
@@ -108,9 +108,6 @@ def _c(v):
 # 2^k for integral k in [-126, 127] given as (k + 1.5*2^23): shift the low bits into the
 # exponent field and add the bias (rkf__pow2i).
 _pow2_bits = _bitop(lambda b, u: b.add(b.shl(u, _c(23)), _c(127 << 23)))
-# truncation to 12 / 11 significant bits (low mantissa bits cleared)
-_trunc12 = _bitop(lambda b, u: b.and_(u, _c(0xFFFFF000 - (1 << 32))))
-_trunc11 = _bitop(lambda b, u: b.and_(u, _c(0xFFFFE000 - (1 << 32))))
 # log1p reduction of u: (biased exponent of u*2^-(sqrt2/2 offset)) | 2^23 pattern, and m
 _LOG_OFF = 0x3F800000 - 0x3F3504F3
 _log1p_kf = _bitop(lambda b, u: b.or_(b.lshr(b.add(u, _c(_LOG_OFF)), _c(23)), _c(0x4B000000)))
@@ -145,7 +142,6 @@ _f = np.float32
 _0, _HALF, _1, _2 = _f(0.0), _f(0.5), _f(1.0), _f(2.0)
 _INF, _NAN = _f(np.inf), _f(np.nan)
 _SH = _f(12582912.0)                  # 1.5 * 2^23
-_SH16 = _f(786432.0)                  # 1.5 * 2^19: rounds to a multiple of 1/16
 _TWO23 = _f(8388608.0)
 _LOG2E = _f(1.44269502e+00)
 _LN2HI = _f(6.93359375e-01)           # 355/512
@@ -157,25 +153,11 @@ _LG1, _LG2, _LG3, _LG4 = (_f(6.66666627e-01), _f(4.00009722e-01), _f(2.84987867e
                           _f(2.42790788e-01))
 _LN2_HI_LOG, _LN2_LO_LOG, _C127, _CM1 = (_f(6.93138123e-01), _f(9.05800061e-06), _f(127.0),
                                          _f(-1.0))
-_ERFC_CLAMP, _C1_25, _C0_625 = _f(10.25), _f(1.25), _f(0.625)
-_EY = tuple(_f(v) for v in (-7.02358258e-04, 5.15336683e-03, -2.68510506e-02, 1.12836361e-01,
-                            -3.76126319e-01, 1.28379166e-01))
-_EA = tuple(_f(v) for v in (7.16609838e-06, -1.28325682e-05, -1.24925491e-05, 2.47751042e-04,
-                            -1.60583481e-03, 7.79177202e-03, -3.26872133e-02, 1.29189849e-01))
-_EA_C1, _EA_C0 = _f(-5.67723930e-01), _f(-1.53662084e-04)
-_EB = tuple(_f(v) for v in (1.26779437e+00, -3.80763316e+00, 4.63954449e+00, -2.53913665e+00,
-                            3.53157483e-02, 6.58334434e-01, -8.62119440e-03, -4.98990029e-01,
-                            -5.99663617e-05))
-_EB_C0 = _f(5.26365116e-02)
-_TWO_OVER_SQRTPI = _f(1.12837923e+00)
-_DA = (_f(-9.84901190e-02), _f(2.71453708e-01), _f(-5.68512022e-01))
-_DB = (_f(3.01241904e-01), _f(2.11623505e-01), _f(-1.01607072e+00))
 _C110 = _f(110.0)
 _C87, _C60, _C126 = _f(87.0), _f(60.0), _f(126.0)
 _TG = tuple(_f(v) for v in (2.40081409e-03, -8.46113823e-03, 2.18152460e-02, -5.39673008e-02,
                             1.33333609e-01, -3.33333343e-01))
 _C9_5, _C0_625T = _f(9.5), _f(0.625)
-_SQRT1_2_HI, _SQRT1_2_LO, _C20 = _f(7.07106769e-01), _f(1.21016175e-08), _f(20.0)
 _C1H, _C1L, _C3H, _C3L, _C12 = (_f(1.59576917e+00), _f(-4.53406805e-08), _f(7.13548139e-02),
                                 _f(2.39883247e-09), _f(12.0))
 
@@ -229,19 +211,6 @@ def _exp_core(hi, lo):
     n = kd - _SH
     rh = hi - n * _LN2HI
     rl = lo - n * _LN2LO
-    r = rh + rl
-    return n, rh, rl + (r * r) * _expm1_q(r)
-
-
-@_jit
-def _exp_core3(hi, mid, lo):
-    kd = ((hi + mid) + lo) * _LOG2E + _SH
-    n = kd - _SH
-    rh0 = hi - n * _LN2HI
-    rh = rh0 + mid                    # TwoSum(rh0, mid)
-    bb = rh - rh0
-    e = (rh0 - (rh - bb)) + (mid - bb)
-    rl = (e + lo) - n * _LN2LO
     r = rh + rl
     return n, rh, rl + (r * r) * _expm1_q(r)
 
@@ -315,99 +284,6 @@ def rk_log1pf(x):
     y = _sel(x == _CM1, -_INF, y)
     y = _sel(x < _CM1, _NAN, y)
     return _sel(x == _0, x, y)
-
-
-@_jit
-def _erfc_parts(x, xl, comp):
-    # erfc(x + xl) = ((m + ml) * s1) * s2, s1 * s2 = 2^n where they are not 1 (see vmathf.h
-    # rkf__erfc_parts)
-    ax = _fabs(x)
-    z2 = x * x
-    y = _EY[0]
-    y = y * z2 + _EY[1]
-    y = y * z2 + _EY[2]
-    y = y * z2 + _EY[3]
-    y = y * z2 + _EY[4]
-    y = y * z2 + _EY[5]
-    oh = _1 - x
-    ob = oh - _1
-    ol = (_1 - (oh - ob)) + (-x - ob)
-    xy = x * y
-    if comp:
-        xy = xy + (_TWO_OVER_SQRTPI * (_1 - z2 * (_1 - _HALF * z2))) * xl
-    sl = ol - xy
-    small = oh + sl
-    small_l = (oh - small) + sl
-
-    a = _sel(ax > _ERFC_CLAMP, _ERFC_CLAMP, _sel(ax < _HALF, _HALF, ax))
-    in_a = a < _2
-    d = _sel(in_a, _1, a)
-    ia = _fdiv(_1, d)
-
-    t = a - _C1_25
-    pa = _EA[0]
-    pa = pa * t + _EA[1]
-    pa = pa * t + _EA[2]
-    pa = pa * t + _EA[3]
-    pa = pa * t + _EA[4]
-    pa = pa * t + _EA[5]
-    pa = pa * t + _EA[6]
-    pa = pa * t + _EA[7]
-    lh, ll = _two_prod(_EA_C1, t)
-    c = (lh + _SH16) - _SH16
-    res_a = (lh - c) + ((pa * t) * t + (ll + _EA_C0))
-
-    pb = _EB[0]
-    pb = pb * ia + _EB[1]
-    pb = pb * ia + _EB[2]
-    pb = pb * ia + _EB[3]
-    pb = pb * ia + _EB[4]
-    pb = pb * ia + _EB[5]
-    pb = pb * ia + _EB[6]
-    pb = pb * ia + _EB[7]
-    pb = pb * ia + _EB[8]
-    res_b = pb * ia + _EB_C0
-    res = _sel(in_a, res_a, res_b)
-    off = _sel(in_a, _1 - c, _C0_625)
-
-    z = _trunc11(a)
-    w = a - z
-    hi = -(z * z + off)
-    mid = -(z + z) * w
-    lo = res - w * w
-    if comp:
-        da = (_DA[0] * t + _DA[1]) * t + _DA[2]
-        db = ((_DB[0] * ia + _DB[1]) * ia + _DB[2]) * ia
-        lo = lo + (_sel(in_a, da, db) - _2 * a) * _xorsign(xl, x)
-
-    n, rh, corr = _exp_core3(hi, mid, lo)
-    eu, el = _one_plus2(rh, corr)
-    qm = eu * ia
-    ph, pl = _two_prod(qm, d)
-    rem = (eu - ph) - pl
-    qc = (rem + el) * ia
-    mtail = qm + qc
-    mtail_l = (qm - mtail) + qc
-    s1, s2 = _split_pow2(n)
-
-    r = (mtail * s1) * s2
-    rneg = _2 - r
-    rneg_l = ((_2 - rneg) - r) - (mtail_l * s1) * s2
-    pos = x > _0
-    sm = ax < _HALF
-    m = _sel(sm, small, _sel(pos, mtail, rneg))
-    ml = _sel(sm, small_l, _sel(pos, mtail_l, rneg_l))
-    tail = pos & (ax >= _HALF)
-    S1 = _sel(tail, s1, _1)
-    S2 = _sel(tail, _sel(ax > _ERFC_CLAMP, _0, s2), _1)
-    return m, ml, S1, S2, n
-
-
-@_jit
-def rk_erfcf(x):
-    x = np.float32(x)
-    m, ml, s1, s2, _n = _erfc_parts(x, _0, False)
-    return (m * s1) * s2
 
 
 @_jit
@@ -560,21 +436,6 @@ def _gelu_md(a):
 
 
 @_jit
-def _gelu_arg(x):
-    nx = -_sel(x > _C20, _C20, _sel(x < -_C20, -_C20, x))
-    p, e = _two_prod(nx, _SQRT1_2_HI)
-    return p, e + nx * _SQRT1_2_LO
-
-
-@_jit
-def rk_gelu_cdff(x):
-    x = np.float32(x)
-    ah, al = _gelu_arg(x)
-    m, ml, s1, s2, _n = _erfc_parts(ah, al, True)
-    return ((_HALF * (m + ml)) * s1) * s2
-
-
-@_jit
 def rk_geluf(x):
     x = np.float64(np.float32(x))
     a = abs(x)
@@ -604,9 +465,6 @@ def rk_gelu_tanhf(x):
 # ---------------------------------------------------------------- gradients (vmathf.h)
 
 _ROOT_HW, _C170, _C172, _C12_8 = _f(0.125), _f(170.0), _f(172.0), _f(12.8)
-_C3, _C15, _C120, _TWOM120 = _f(3.0), _f(15.0), _f(120.0), _f(2.0 ** -120)
-_INV_SQRT_2PI_HI, _INV_SQRT_2PI_LO, _C18, _CM100 = (_f(3.98942292e-01), _f(-1.13351701e-08),
-                                                    _f(18.0), _f(-100.0))
 _BIG30 = _f(1e30)
 # (x0h, x0l, c0h, c0l, p0..p6) of rkf__root_poly for silu', tanh-gelu', gelu'
 _RP_SILU = tuple(_f(v) for v in (-1.27846456e+00, 1.29792825e-08, 2.17811704e-01,
