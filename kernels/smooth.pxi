@@ -67,13 +67,16 @@ cdef extern from *:
         return v <= 0 ? e : poscoef * v;
     }
 
-    /* Gradient from the output: (y + negcoef) / divisor where y <= 0. negcoef is passed as
-     * hi + lo (selu's alpha * scale is not a double): y + hi is exact where y nears -hi
-     * (Sterbenz), so the lo part survives the cancellation. */
+    /* Gradient from the output: (y + negcoef) * mul / divisor where y <= 0. negcoef is
+     * passed as hi + lo (selu's alpha * scale is not a double): y + hi is exact where y
+     * nears -hi (Sterbenz), so the lo part survives the cancellation. The callers pass
+     * literal 1.0 for mul or divisor, which the compiler folds away (x * 1.0 and x / 1.0
+     * are exact): elu and selu divide by nothing, celu in float32 multiplies by the double
+     * reciprocal (relative error 2^-53 before the float rounding) and in float64 divides. */
     RK_INLINE double rk_elu_grad_one(double g, double out, double neghi, double neglo,
-                                     double poscoef, double divisor)
+                                     double poscoef, double mul, double divisor)
     {
-        double d = ((out + neghi) + neglo) / divisor;
+        double d = (((out + neghi) + neglo) * mul) / divisor;
         return out <= 0 ? g * d : g * poscoef;
     }
 
@@ -401,7 +404,7 @@ cdef extern from *:
     """
     double elu_one "rk_elu_one"(double v, double negcoef, double poscoef, double divisor) nogil
     double elu_grad_one "rk_elu_grad_one"(double g, double out, double neghi, double neglo,
-                                           double poscoef, double divisor) nogil
+                                           double poscoef, double mul, double divisor) nogil
     double softplus_one "rk_softplus_one"(double v, double beta, double threshold) nogil
     double softplus_grad_one "rk_softplus_grad_one"(double g, double out, double beta,
                                                      double threshold) nogil
@@ -441,8 +444,18 @@ cdef void elu_grad_kernel(const real* a, const real* b, const real* c, const uin
                           const double* params) noexcept nogil:
     cdef Py_ssize_t i
     cdef double neghi = params[0], poscoef = params[1], divisor = params[2], neglo = params[3]
-    for i in range(n):
-        y[i] = <real>elu_grad_one(a[i], b[i], neghi, neglo, poscoef, divisor)
+    cdef double inv = 1.0 / divisor
+    # The division by the divisor, 8 double lanes per vector, was the cost of these loops
+    # (float32 elu backward, 10^6, one core: 0.32 ns per element, PyTorch 0.19).
+    if divisor == 1.0:
+        for i in range(n):
+            y[i] = <real>elu_grad_one(a[i], b[i], neghi, neglo, poscoef, 1.0, 1.0)
+    elif real is float:
+        for i in range(n):
+            y[i] = <real>elu_grad_one(a[i], b[i], neghi, neglo, poscoef, inv, 1.0)
+    else:
+        for i in range(n):
+            y[i] = <real>elu_grad_one(a[i], b[i], neghi, neglo, poscoef, 1.0, divisor)
 
 
 # ---- softplus: log(1 + exp(beta x)) / beta, and x where beta * x > threshold ----

@@ -725,6 +725,15 @@ def elu_grad(g, out, y, neghi, poscoef, divisor, neglo):
 
 
 @_parallel_jit
+def elu_grad_mul(g, out, y, neghi, poscoef, mul, neglo):
+    # elu_grad with the division replaced by a product (see rk_elu_grad_one)
+    for i in prange(g.size):
+        o = np.float64(out[i])
+        gi = np.float64(g[i])
+        y[i] = rk_select(o <= 0, gi * (((o + neghi) + neglo) * mul), gi * poscoef)
+
+
+@_parallel_jit
 def softplus(x, y, beta, threshold):
     for i in prange(x.size):
         y[i] = _softplus_one(np.float64(x[i]), beta, threshold)
@@ -845,6 +854,15 @@ def _f32(a):
     return a.dtype == np.float32
 
 
+def _elu_grad_run(g, out, y, neghi, poscoef, divisor, neglo):
+    # no division where the divisor is 1 (elu, selu); float32 multiplies by the double
+    # reciprocal, float64 divides (as kernels/smooth.pxi's elu_grad_kernel)
+    if divisor == 1.0 or _f32(g):
+        elu_grad_mul(g, out, y, neghi, poscoef, 1.0 / divisor, neglo)
+    else:
+        elu_grad(g, out, y, neghi, poscoef, divisor, neglo)
+
+
 def _threads(requested):
     return requested if requested > 0 else numba.config.NUMBA_NUM_THREADS
 
@@ -869,7 +887,7 @@ _RUNNERS = {
     "brelu_grad": lambda a, b, c, mi, y, mo, p: brelu_grad(a, b, c, y),  # (g, x, biases)
     # smooth ops: p holds the kernel coefficients (as the Cython kernels' params array)
     "elu": lambda a, b, c, mi, y, mo, p: elu_f32(a, y, *p[:3]) if _f32(a) else elu(a, y, *p),
-    "elu_grad": lambda a, b, c, mi, y, mo, p: elu_grad(a, b, y, *p),
+    "elu_grad": lambda a, b, c, mi, y, mo, p: _elu_grad_run(a, b, y, *p),
     "softplus": lambda a, b, c, mi, y, mo, p: (
         softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
         else softplus(a, y, *p)),
