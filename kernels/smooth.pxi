@@ -12,6 +12,7 @@ cdef extern from "vmathf.h" nogil:
     float rk_sigmoidf(float)
     float rk_softplusf(float)
     float rk_softplus_corrf(float, float)
+    float rk_one_minus_expf(float, float)
     float rk_siluf(float)
     float rk_geluf(float)
     float rk_gelu_tanhf(float)
@@ -260,22 +261,22 @@ cdef extern from *:
         return z > threshold ? v : sp / beta;
     }
 
-    /* softplus gradient in float32 for a beta exact in float32: -expm1(-z), z = beta y
-     * carried as z + zlo (fmaf) and applied to first order (d/dz = exp(-z) = 1 - d); the
-     * threshold test is made on the exact product in double, as the double form makes it
-     * (it decides whether the forward was the identity). */
-    RK_INLINE float rk_softplus_grad_onef(float g, float out, float beta, double threshold)
+    /* softplus gradient in float32 for a beta exact in float32: 1 - exp(-z) of the exact
+     * z = beta y, carried as z + zlo (fmaf). The threshold test decides whether the forward
+     * was the identity, so it is made on the exact product, as the double form makes it:
+     * in float where the threshold is a float (fthr, a literal at each call: then
+     * z = fl(beta y) > t or z == t with zlo > 0, by monotonic rounding; thresholds near 0
+     * are left to double, where zlo can underflow), else in double (two conversions and
+     * a double compare per element, measurably slower). */
+    RK_INLINE float rk_softplus_grad_onef(float g, float out, float beta, float tf,
+                                          double threshold, int fthr)
     {
         float z = beta * out;
         float zlo = fmaf(beta, out, -z);
-        zlo = RK_FABS(z) <= 3.4028234663852886e38f ? zlo : 0.0f;
-        float d = -rk_expm1f(-z);
-        float c = (1.0f - d) * zlo;
-        float dc = d + c;
-        /* d itself where there is no correction (keeps -0.0 for y = -0.0) or where it is
-         * -inf (y < -88.7 / beta, outside the forward's range: inf * 0) */
-        d = (c == 0.0f) | (dc != dc) ? d : dc;
-        return (double)beta * (double)out > threshold ? g : g * d;
+        float d = rk_one_minus_expf(z, zlo);
+        int above = fthr ? (z > tf) | ((z == tf) & (zlo > 0.0f))
+                         : (double)beta * (double)out > threshold;
+        return above ? g : g * d;
     }
 
     /* Float64 tanh form: 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) as hi + lo (double-double,
@@ -416,8 +417,8 @@ cdef extern from *:
     double gelu_grad_precise "rk_gelu_grad_precise"(double g, double v) nogil
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor) nogil
     float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold) nogil
-    float softplus_grad_onef "rk_softplus_grad_onef"(float g, float out, float beta,
-                                                     double threshold) nogil
+    float softplus_grad_onef "rk_softplus_grad_onef"(float g, float out, float beta, float tf,
+                                                     double threshold, int fthr) nogil
 
 
 # ---- elu family: y = poscoef * x where x > 0, else negcoef * expm1(x / divisor) ----
@@ -478,10 +479,14 @@ cdef void softplus_grad_kernel(const real* a, const real* b, const real* c,
                                Py_ssize_t n, const double* params) noexcept nogil:
     cdef Py_ssize_t i
     cdef double beta = params[0], threshold = params[1]
-    cdef float bf = <float>beta
+    cdef float bf = <float>beta, tf = <float>threshold
     if real is float and <double>bf == beta:
-        for i in range(n):
-            y[i] = softplus_grad_onef(a[i], b[i], bf, threshold)
+        if <double>tf == threshold and not (-1e-30 < threshold < 1e-30):
+            for i in range(n):
+                y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 1)
+        else:
+            for i in range(n):
+                y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 0)
     else:
         for i in range(n):
             y[i] = <real>softplus_grad_one(a[i], b[i], beta, threshold)

@@ -13,6 +13,10 @@
  *
  *   rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf
  *
+ * with softplus's from its output, f'(z) = 1 - e^-z for z = beta y (no g):
+ *
+ *   rk_one_minus_expf                                        (float z, float zlo -> float)
+ *
  * Why: float32 kernels that evaluate through vmath.h in double run 8 lanes per AVX-512
  * vector and pay two conversions; everything here is float (or int32 bit patterns), so a
  * loop `y[i] = rk_expf(x[i])` runs 16 lanes per vector (8 with AVX2, 4 with SSE). The same
@@ -47,6 +51,7 @@
  *   rk_silu_gradf (g = 1)   1.56                      2.42 (1/7919, g = 1.37)   = C
  *   rk_gelu_gradf (double)  1.30 (every 17th)         1.30                      = C
  *   rk_gelu_tanh_gradf      1.61                      2.21                      = C
+ *   rk_one_minus_expf       1.15                      -                         = C
  * (composites against: max(z,0) + log1p(exp(-|z|)), x sigmoid(x),
  *  0.5 x erfc(-x/sqrt2), x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), all in double;
  *  gradients against s + x s t, Phi + x phi and s + x (2u)' s t in double (libm), the
@@ -705,6 +710,34 @@ RK_INLINE float rkf__sig_grad(float g, float x, float uh, float ul, float kh, fl
     float S1 = rkf__sel(pos, 1.0f, s1);
     float S2 = rkf__sel(pos, 1.0f, rkf__sel(zero, 0.0f, s2));
     return (g * (T * S1)) * S2;
+}
+
+/*
+ * softplus' from the output: 1 - e^-(z + zlo) = -expm1(-(z + zlo)), z = beta y rounded and
+ * zlo its rounding error (|zlo| <= 2^-24 |z|; it enters the exponential's low part, so the
+ * result is that of the exact product). The forward's outputs give z >= 0; other z are
+ * accurate too. With e^-(z + zlo) = 2^n (1 + rh + corr) (rkf__exp_core, rh exact):
+ *     1 - e^-z = 2^n ((2^-n - 1) - rh - corr),
+ * 2^-n - 1 is exact for |n| <= 24 (rounded to -1 beyond, an error below 2^-25 of the
+ * result), and for n <= 0 (z >= -0.35) the first difference does not cancel (n = 0: it is
+ * -rh, exact; n < 0: 2^-n - 1 >= 1 > |rh|): two roundings, and the scaling is exact. z is
+ * clamped to [-89, 18] (beyond 18 the result rounds to 1; -89 overflows to -inf, as every
+ * z below -88.72 does) and zlo is dropped where z was clamped (it is NaN for an infinite
+ * z). z = +-0 gives z (signed zero); NaN propagates. Measured against -expm1 in double:
+ * 1.15 ulp on all 2^32 z (zlo = 0), 1.20 / 1.17 ulp on every 7th y with z = 3y / 0.5y and
+ * its zlo. It replaces -rk_expm1f(-z) plus a first-order correction for zlo (0.82 -> 0.53
+ * ns per element alone; float32 softplus backward, one core, n = 10^6: 1.22 -> 0.65 ns,
+ * PyTorch's 0.52-0.76 in the same runs).
+ */
+RK_INLINE float rk_one_minus_expf(float z, float zlo)
+{
+    float zc = rkf__sel(z > 18.0f, 18.0f, rkf__sel(z < -89.0f, -89.0f, z));
+    float lo = rkf__sel(zc == z, -zlo, 0.0f);
+    float n, rh, corr;
+    rkf__exp_core(-zc, lo, &n, &rh, &corr);
+    float w = rkf__pow2i(-rkf__sel(n > 126.0f, 126.0f, n)) - 1.0f;
+    float y = (((w - rh) - corr) * rkf__pow2i(n - 1.0f)) * 2.0f;
+    return rkf__sel(z == 0.0f, z, y);
 }
 
 /* silu' = sigmoid(x) (1 + x sigmoid(-x)). x is clamped to +-170 (the exponential's range

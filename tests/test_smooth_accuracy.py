@@ -373,6 +373,29 @@ def test_softplus_threshold_switch(backend, dtype, beta, threshold):
     assert ex.ulp_errors(got[~above]).max() <= MAX_ULP
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta,threshold", [(1.0, 20.0), (3.0, 2.0), (3.0, 20.0), (-2.0, 5.0), (0.7, 20.0),
+                                            (1.0, 0.1), (3.0, 0.1)])
+def test_softplus_backward_threshold_switch(backend, dtype, beta, threshold):
+    """softplus_backward passes grad unchanged where beta * y > threshold (the forward was
+    the identity there) and is grad (1 - exp(-beta y)) within the bound at and below it, on
+    the floats next to the switch. In float32 the switch is decided on the exact product:
+    from the rounded product and its rounding error where beta and the threshold are
+    floats (beta = 3: products that round to exactly the threshold fall on both sides), in double
+    otherwise (threshold 0.1, beta 0.7)."""
+    dt = np.dtype(dtype)
+    y = _neighbours([threshold / beta], dt, 8)
+    g = np.full(y.shape, 1.25, dt)
+    with relukit.use_backend(backend):
+        got = relukit.softplus_backward(g, y, beta, threshold)
+    above = beta * y.astype(np.float64) > threshold
+    assert above.any() and (~above).any()
+    np.testing.assert_array_equal(got[above], g[above])
+    ex = mr.exact_product(mr.softplus_grad_y, g[~above], y[~above], dt, beta, threshold)
+    assert ex.ulp_errors(got[~above]).max() <= MAX_ULP
+
+
 # --------------------------------------------------------------------------------------
 # gradients
 # --------------------------------------------------------------------------------------

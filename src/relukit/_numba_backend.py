@@ -30,7 +30,7 @@ from numba import njit, prange
 from ._numba_math import (_fdiv, rk_erfc, rk_exp, rk_exp_dd, rk_expm1, rk_fma, rk_log1p, rk_select,
                           rk_sigmoid)
 from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf,
-                           rk_geluf, rk_selectf, rk_silu_gradf, rk_siluf,
+                           rk_geluf, rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
                            rk_softplus_corrf)
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
@@ -815,21 +815,22 @@ def gelu_tanh_f32(x, y):
 # ---- float32 backwards (vmathf.h's rk_*_gradf and smooth.pxi's rk_softplus_grad_onef) ----
 
 @_parallel_jit_f32
-def softplus_grad_f32(g, out, y, beta, threshold):
+def softplus_grad_f32(g, out, y, beta, threshold, fthr):
+    # as kernels/smooth.pxi's rk_softplus_grad_onef: the threshold test on the exact
+    # product z + zlo, in float where the threshold is a float (fthr), else in double
     bf = np.float32(beta)
-    one = np.float32(1.0)
+    tf = np.float32(threshold)
     for i in prange(g.size):
         o = out[i]
         z = bf * o
         zlo = rk_fmaf(bf, o, -z)
-        zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
-        d = -rk_expm1f(-z)
-        c = (one - d) * zlo
-        dc = d + c
-        d = rk_selectf((c == np.float32(0)) | (dc != dc), d, dc)
+        d = rk_one_minus_expf(z, zlo)
         gi = g[i]
-        # the threshold test on the exact product, in double, as the double form
-        y[i] = rk_selectf(np.float64(bf) * np.float64(o) > threshold, gi, gi * d)
+        if fthr:
+            above = (z > tf) | ((z == tf) & (zlo > np.float32(0)))
+        else:
+            above = np.float64(bf) * np.float64(o) > threshold
+        y[i] = rk_selectf(above, gi, gi * d)
 
 
 @_parallel_jit_f32
@@ -892,8 +893,8 @@ _RUNNERS = {
         softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
         else softplus(a, y, *p)),
     "softplus_grad": lambda a, b, c, mi, y, mo, p: (
-        softplus_grad_f32(a, b, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
-        else softplus_grad(a, b, y, *p)),
+        softplus_grad_f32(a, b, y, *p, float(np.float32(p[1])) == p[1] and abs(p[1]) >= 1e-30)
+        if _f32(a) and float(np.float32(p[0])) == p[0] else softplus_grad(a, b, y, *p)),
     "silu": lambda a, b, c, mi, y, mo, p: silu_f32(a, y) if _f32(a) else silu(a, y),
     "silu_grad": lambda a, b, c, mi, y, mo, p: (silu_grad_f32(a, b, y) if _f32(a)
                                                  else silu_grad_precise(a, b, y)),

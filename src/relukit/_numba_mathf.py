@@ -8,6 +8,7 @@ Functions (float32 -> float32, ``@njit(inline="always")``):
     rk_softplusf, rk_softplus_corrf, rk_siluf, rk_geluf,
     rk_gelu_tanhf                                         (fused activations)
     rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf     (g, x) -> g * f'(x)  (gradients)
+    rk_one_minus_expf                      (z, zlo) -> 1 - exp(-(z + zlo))  (softplus')
 
 Everything is float32 arithmetic, so a ``prange`` loop over float32 arrays vectorises 16
 lanes per AVX-512 vector. Numba promotes ``float32 op <python float>`` to float64, so every
@@ -149,6 +150,7 @@ _LN2LO = _f(-2.12194442e-04)
 _Q5, _Q4, _Q3, _Q2, _Q1 = (_f(1.97134970e-04), _f(1.39305077e-03), _f(8.33359826e-03),
                            _f(4.16665114e-02), _f(1.66666657e-01))
 _C89, _CM104, _CM18, _C24, _C100 = _f(89.0), _f(-104.0), _f(-18.0), _f(24.0), _f(100.0)
+_C18 = _f(18.0)
 _LG1, _LG2, _LG3, _LG4 = (_f(6.66666627e-01), _f(4.00009722e-01), _f(2.84987867e-01),
                           _f(2.42790788e-01))
 _LN2_HI_LOG, _LN2_LO_LOG, _C127, _CM1 = (_f(6.93138123e-01), _f(9.05800061e-06), _f(127.0),
@@ -529,6 +531,18 @@ def _sig_grad(g, x, uh, ul, kh, kl, umax, zero):
     S1 = _sel(pos, _1, s1)
     S2 = _sel(pos, _1, _sel(zero, _0, s2))
     return (g * (T * S1)) * S2
+
+
+@_jit
+def rk_one_minus_expf(z, zlo):
+    # 1 - exp(-(z + zlo)) = 2^n ((2^-n - 1) - rh - corr) (vmathf.h rk_one_minus_expf)
+    z = np.float32(z)
+    zc = _sel(z > _C18, _C18, _sel(z < -_C89, -_C89, z))
+    lo = _sel(zc == z, -np.float32(zlo), _0)
+    n, rh, corr = _exp_core(-zc, lo)
+    w = _pow2i(-_sel(n > _C126, _C126, n)) - _1
+    y = (((w - rh) - corr) * _pow2i(n - _1)) * _2
+    return _sel(z == _0, z, y)
 
 
 @_jit
