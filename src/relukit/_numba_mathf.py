@@ -398,21 +398,22 @@ _GM_Q = (0.14262040556280275, 0.9335330985249018, 2.894785125029215, 5.256290836
          5.789926379274875, 3.625686669434571)
 _GELU_AMAX = 14.6
 _SHD = 6755399441055744.0                 # 1.5 * 2^52
+_EN = (0.00019790352511422037, 0.00139446610422654, 0.008333497062418222, 0.04166629492392924,
+       0.166666658689378, 0.5000000067690492)
 
 
 @_jit
 def _exp_negd(t):
+    # exp(t), t <= 0, ~2^-34 relative (vmathf.h rkd__exp_neg)
     kd = t * 1.4426950408889634 + _SHD
     n = kd - _SHD
-    r = t - n * 6.93147180369123816490e-01
-    r = r - n * 1.90821492927058770002e-10
-    p = 1.0 / 40320
-    p = p * r + 1.0 / 5040
-    p = p * r + 1.0 / 720
-    p = p * r + 1.0 / 120
-    p = p * r + 1.0 / 24
-    p = p * r + 1.0 / 6
-    p = p * r + 0.5
+    r = t - n * 0.6931471805599453
+    p = _EN[0]
+    p = p * r + _EN[1]
+    p = p * r + _EN[2]
+    p = p * r + _EN[3]
+    p = p * r + _EN[4]
+    p = p * r + _EN[5]
     p = p * r + 1.0
     p = p * r + 1.0
     return p * _pow2d(n)
@@ -467,6 +468,7 @@ def rk_gelu_tanhf(x):
 # ---------------------------------------------------------------- gradients (vmathf.h)
 
 _ROOT_HW, _C170, _C172, _C12_8 = _f(0.125), _f(170.0), _f(172.0), _f(12.8)
+_ROOT_Q = _f(2.0 ** -8)
 _BIG30 = _f(1e30)
 # (x0h, x0l, c0h, c0l, p0..p6) of rkf__root_poly for silu', tanh-gelu', gelu'
 _RP_SILU = tuple(_f(v) for v in (-1.27846456e+00, 1.29792825e-08, 2.17811704e-01,
@@ -546,13 +548,25 @@ def rk_one_minus_expf(z, zlo):
 
 
 @_jit
+def _root_quad(g, x, c):
+    # the quadratic within 2^-8 of the root (vmathf.h rkf__root_quad)
+    t = x - c[0]
+    Q = c[2] + (c[3] + t * (c[4] + t * c[5]))
+    return g * _fma(t, Q, -(c[1] * Q))
+
+
+@_jit
 def rk_silu_gradf(g, x):
+    # in double as one quotient (vmathf.h rk_silu_gradf)
     g = np.float32(g)
     x = np.float32(x)
-    xc = _sel(x > _C170, _C170, _sel(x < -_C170, -_C170, x))
-    y = _sig_grad(g, xc, xc, _0, _1, _0, _C170, x < -_C170)
-    yr = _root_poly(g, x, _RP_SILU)
-    y = _sel(_fabs(x - _RP_SILU[0]) < _ROOT_HW, yr, y)
+    xd = np.float64(_sel(x > _C170, _C170, _sel(x < -_C170, -_C170, x)))
+    E = _exp_negd(-abs(xd))
+    S = 1.0 + E
+    N = _seld(xd < 0.0, E * ((1.0 + xd) + E), S + xd * E)
+    y = np.float32(_fdivd(np.float64(g) * N, S * S))
+    y = _sel(_fabs(x - _RP_SILU[0]) < _ROOT_Q, _root_quad(g, x, _RP_SILU), y)
+    y = _sel(x < -_C170, g * np.float32(-0.0), y)
     return _sel(x == _INF, _NAN, y)
 
 
