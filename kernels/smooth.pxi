@@ -9,8 +9,6 @@
 
 cdef extern from "vmathf.h" nogil:
     float rk_expm1f(float)
-    float rk_sigmoidf(float)
-    float rk_softplusf(float)
     float rk_softplus_corrf(float, float)
     float rk_one_minus_expf(float, float)
     float rk_siluf(float)

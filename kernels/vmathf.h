@@ -1,100 +1,83 @@
 /*
- * vmathf.h -- branch-free, vectorisable SINGLE-precision elementary functions for the
- * float32 paths of the smooth ReLU-family activations. The float32 twin of vmath.h:
+ * vmathf.h -- branch-free, vectorisable functions for the float32 paths of the smooth
+ * ReLU-family activations (the float32 twin of vmath.h):
  *
- *   rk_expf, rk_expm1f, rk_log1pf, rk_tanhf, rk_sigmoidf      (float -> float)
+ *   rk_expf, rk_expm1f, rk_log1pf                              (float -> float)
  *
- * plus fused activation helpers whose combined error is measured (see "Composites"):
+ * fused activations whose combined error is measured (see "Composites"):
  *
- *   rk_softplusf, rk_siluf, rk_geluf, rk_gelu_tanhf      (float -> float)
- *   rk_softplus_corrf                                        (float z, float zlo -> float)
+ *   rk_siluf, rk_geluf, rk_gelu_tanhf                          (float -> float)
+ *   rk_softplus_corrf                                          (float z, float zlo -> float)
  *
- * and the gradients (see "Gradients"), g * f'(x) for (float g, float x):
+ * and the gradients (see "Gradients"): g * f'(x) for (float g, float x),
  *
  *   rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf
  *
- * with softplus's from its output, f'(z) = 1 - e^-z for z = beta y (no g):
+ * and softplus's from its output, f'(z) = 1 - e^-z for z = beta y (no g):
  *
- *   rk_one_minus_expf                                        (float z, float zlo -> float)
+ *   rk_one_minus_expf                                          (float z, float zlo -> float)
  *
- * Why: float32 kernels that evaluate through vmath.h in double run 8 lanes per AVX-512
- * vector and pay two conversions; everything here is float (or int32 bit patterns), so a
- * loop `y[i] = rk_expf(x[i])` runs 16 lanes per vector (8 with AVX2, 4 with SSE). The same
- * rules as vmath.h hold (see there for the reasons):
+ * Why: the float32 kernels used to evaluate through vmath.h in double and round once. The
+ * same rules as vmath.h hold (see there for the reasons):
  *   - no calls, no data-dependent branches: every case is computed and picked with a
- *     bit-mask select (rkf__sel); no tables (no gathers);
- *   - bit manipulation through memcpy to/from uint32_t with 32-bit shifts/ands/adds;
- *     integers are moved in and out of floats with the 1.5*2^23 "shifter" trick;
- *   - double arithmetic only where float cannot reach the bound cheaply: exact gelu and its
- *     gradient evaluate a rational tail function in double (8 lanes; see rk_geluf).
+ *     bit-mask select (rkf__sel / rkd__sel); no tables (no gathers);
+ *   - bit manipulation through memcpy to/from uint32_t / uint64_t; integers are moved in
+ *     and out of floats with the 1.5*2^23 (1.5*2^52) "shifter" trick.
+ * Two kinds of evaluation, chosen by measurement:
+ *   - float arithmetic (16 lanes per AVX-512 vector): rk_expf, rk_expm1f, rk_log1pf,
+ *     rk_softplus_corrf, rk_siluf, rk_one_minus_expf, where float alone reaches the bound;
+ *   - a float argument evaluated in DOUBLE (8 lanes) and rounded once: exact gelu, gelu(tanh)
+ *     and every derivative with a root (silu', gelu', gelu(tanh)'), around one lean double
+ *     exponential (rkd__exp_neg, ~2^-34). The float-float forms they replaced carried every
+ *     step as an unevaluated pair to stay accurate near the derivative's root and in the
+ *     sigmoid's tail; the double forms are simpler, more accurate and 1.2-1.6x faster here
+ *     (per function below).
  *
- * Accuracy: every function is within 2 ulp (float32) of the exact result over the WHOLE
- * float32 range, subnormal results included (measured: within 0.91 ulp with FMA, 1.01
- * without; the composites within 1.5 (rk_siluf 2.4), the gradients within 2.2). Checked
- * EXHAUSTIVELY, all 2^32 inputs (rk_siluf, rk_geluf, rk_gelu_gradf: every 17th), against the
- * same function / formula in double with vmath.h (< 2 ulp double, i.e. exact at float
- * resolution); error in ulps of the exact
- * value (2^-149 below 2^-126); NaN must give NaN, infinities and signed zeros must match.
- * gcc 12 -O3 -fno-trapping-math -fno-math-errno:
+ * Accuracy: every function is within 2.4 ulp (float32) of the exact result over the WHOLE
+ * float32 range, subnormal results included, against the same function / formula in double
+ * (vmath.h or libm: < 2 ulp double, i.e. exact at float resolution); error in ulps of the
+ * exact value (2^-149 below 2^-126); NaN must give NaN, infinities and signed zeros must
+ * match. gcc 12 -O3 -fno-trapping-math -fno-math-errno:
  *
- *                   -march=native (AVX-512+FMA)   -march=x86-64-v2 (no FMA)   Numba
- *                   all 2^32 inputs               every 7th block of 2^16     1.9e7 sampled
- *   rk_expf                 0.77                          0.75                  0.76
- *   rk_expm1f               0.88                          1.00                  1.01
- *   rk_log1pf               0.76                          0.85                  0.83
- *   rk_sigmoidf             0.77                          0.75                  0.76
- *   rk_tanhf                0.78                          0.79                  0.79
- *   rk_softplusf            1.49                          1.48                  1.48
- *   rk_siluf                2.39 (every 17th)             -                     = C
- *   rk_geluf (in double)    0.502 (every 17th)            0.502                 = C
- *   rk_gelu_tanhf           0.79                          0.81                  0.79
- *   rk_silu_gradf (double)  1.19 (every 17th)         1.45 (every 17th)         = C
- *   rk_gelu_gradf (double)  1.30 (every 17th)         1.66 (every 17th)         = C
- *   rk_gelu_tanh_gradf      1.61                      2.21                      = C
- *   rk_one_minus_expf       1.15                      -                         = C
- * (composites against: max(z,0) + log1p(exp(-|z|)), x sigmoid(x),
- *  0.5 x erfc(-x/sqrt2), x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), all in double;
- *  gradients against s + x s t, Phi + x phi and s + x (2u)' s t in double (libm), the
- *  neighbourhood of the derivative's root included. rk_siluf (leaner since) and the
- *  gradients were measured on all 2^32 inputs with the Numba column "= C": Numba's
- *  gradients were bit-identical to the C build's on 1.7e7 sampled inputs. With g = 1.37
- *  (1/1999 of the inputs, long double): 2.04 (silu', since 1.62 on every 17th in its double
- *  form), 1.97, 1.75 ulp.)
- * Reproduce: /tmp/vmathf_check/exh.c (not in the repository).
+ *                            -march=native (AVX-512+FMA)   -march=x86-64-v2   Numba
+ *   rk_expf                  0.77 (all 2^32 inputs)        0.75               0.76
+ *   rk_expm1f                0.88 (all)                    1.00               1.01
+ *   rk_log1pf                0.76 (all)                    0.85               0.83
+ *   rk_siluf                 2.39 (every 17th)             -                  = C
+ *   rk_geluf (double)        0.502 (every 17th)            0.502              = C
+ *   rk_gelu_tanhf (double)   0.516 (every 17th)            -                  = C
+ *   rk_silu_gradf (double)   1.19 (every 17th)             1.45               = C
+ *   rk_gelu_gradf (double)   1.30 (every 17th)             1.66               = C
+ *   rk_gelu_tanh_gradf (d.)  1.24 (every 17th)             -                  = C
+ *   rk_one_minus_expf        1.15 (all)                    -                  = C
+ * (x86-64-v2: every 7th block of 2^16 for the first three, every 17th input for the
+ *  gradients; Numba: 1.9e7 sampled, "= C" where its results were bit-identical to the C
+ *  build's on 2-5e7 sampled inputs, Numba contracting a*b+c as gcc does. Composites
+ *  against x sigmoid(x), 0.5 x erfc(-x/sqrt2), x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))
+ *  in double; gradients against s + x s t, Phi + x phi and s + x (2u)' s t in double (libm),
+ *  g = 1, the neighbourhood of the derivative's root included; with g = 1.37: silu' 1.62,
+ *  gelu(tanh)' 1.82. rk_softplus_corrf's error is the tests' (tests/test_smooth_accuracy.py:
+ *  2.05 ulp with beta = 3).)
+ * Reproduce: an exhaustive loop over the bit patterns in C with OpenMP against the double
+ * formula (not in the repository).
  *
- * Speed, one core, n = 10^6, uniform [-10, 10], ns/element (this 2-core AMD EPYC, AVX-512),
- * float path here vs the float32 -> double vmath.h -> float path of smooth.pxi:
- *   exp 0.44 / 1.31, expm1 0.83 / 1.83, log1p 0.50 / 1.36,
- *   sigmoid 0.89 / 1.65, tanh 0.77 / 1.85, softplus 1.42 / 2.94, silu 1.18 / 3.19,
- *   gelu 2.88 / 5.82, gelu(tanh) 1.58 / 1.99.
- * Gradients, ns/element on one core (n = 10^6, uniform [-10, 10], min of interleaved runs
- * in one process with PyTorch 2.13's aten::*_backward, 1 thread), float32 -> double
- * vmath.h -> float path before, float path here after, torch:
- *   silu 3.42 -> 1.69 (torch 0.51), gelu 7.33 -> 4.45 (0.83), gelu(tanh) 2.74 -> 2.17
- *   (1.83), softplus from y 1.92 -> 1.18 (0.51). Forwards changed here: silu 1.10 -> 0.86
- *   (0.41), softplus 2.28 -> 1.58 (1.48).
- * Without FMA (x86-64-v2) every exact product is a 7-operation Dekker product: gelu(tanh),
- * which needs four, is then slower than the double path (11.1 vs 9.5 ns).
+ * Speed, one core, ns per element, AVX-512 build, uniform [-10, 10] (n = 2^16 to 10^6):
+ *   exp 0.44, expm1 0.82, log1p 0.50, silu 0.67, gelu 1.24, gelu(tanh) 1.02, silu' 1.25-1.4,
+ *   gelu' 1.69, gelu(tanh)' 1.36, 1 - exp 0.53; PyTorch 2.13's kernels (SLEEF, no care at a
+ *   derivative's root) run silu 0.4-0.55, gelu 0.47, gelu(tanh) 1.7, silu' 0.5-0.66, gelu'
+ *   0.84-0.94, gelu(tanh)' 1.9 on the same core.
  *
  * Cython:  cdef extern from "vmathf.h" nogil:
- *              float rk_expf(float)          float rk_softplusf(float)
- *              float rk_expm1f(float)        float rk_siluf(float)
- *              float rk_log1pf(float)        float rk_geluf(float)
- *              float rk_sigmoidf(float)      float rk_gelu_tanhf(float)
- *              float rk_tanhf(float)       float rk_softplus_corrf(float, float)
+ *              float rk_expm1f(float)        float rk_softplus_corrf(float, float)
+ *              float rk_siluf(float)         float rk_geluf(float)
+ *              float rk_gelu_tanhf(float)    float rk_one_minus_expf(float, float)
  *              float rk_silu_gradf(float, float)      float rk_gelu_gradf(float, float)
  *              float rk_gelu_tanh_gradf(float, float)
  * (vmathf.h defines RK_INLINE only if vmath.h has not; either order of inclusion works.)
  *
- * Exact products: several steps need a*b as an exact pair (hi, lo). With FMA hardware
- * (__FP_FAST_FMAF / __FMA__) that is a*b and fmaf(a, b, -a*b) (one vfmadd); without it,
- * Dekker's product with operands split into 12-bit halves by MASKING the mantissa (no
- * Veltkamp constant multiply, so the split is immune to FP contraction): every partial
- * product is exact, so the result is identical with or without contraction.
- * Elsewhere, as in vmath.h, every step whose exactness matters is exact with or without
- * contraction; results are accurate under both but not bit-identical between a contracting
- * build and Numba (which does not contract, but calls llvm.fma explicitly where this file
- * uses an exact product).
+ * Contraction: every step whose exactness matters is exact with or without FP contraction
+ * (a*b+c fused into an FMA); results are accurate under both, and Numba is compiled with
+ * the `contract` flag so that its results match the C build's.
  *
  * Floating-point flags: discarded lanes may raise flags (overflow of 2^128 in rk_expm1f's
  * unused path, division by zero / invalid in rk_log1pf for x <= -1); a returned value never
@@ -121,14 +104,6 @@
 #define RKF_FABS(x) fabsf(x)
 #endif
 
-/* A hardware fused multiply-add, when the target has one (then __builtin_fmaf is a single
- * vfmadd, vectorisable); otherwise exact products use the masked Dekker split. */
-#if defined(__FP_FAST_FMAF) || defined(__FMA__)
-#define RKF__HAVE_FMA 1
-#else
-#define RKF__HAVE_FMA 0
-#endif
-
 RK_INLINE uint32_t rkf__bits(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
 RK_INLINE float rkf__from_bits(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
@@ -140,24 +115,6 @@ RK_INLINE float rkf__blend(uint32_t m, float a, float b)
     return rkf__from_bits((rkf__bits(a) & m) | (rkf__bits(b) & ~m));
 }
 RK_INLINE float rkf__sel(int c, float a, float b) { return rkf__blend(rkf__mask(c), a, b); }
-
-/* x with its low `k` mantissa bits cleared (truncation toward zero to 24-k significant
- * bits); x - rkf__trunc(x, k) is exact and has at most k significant bits. */
-#define RKF__TRUNC12(x) rkf__from_bits(rkf__bits(x) & UINT32_C(0xfffff000))   /* 12 bits */
-
-/* a*b == *p + *e exactly (barring underflow of *e). */
-RK_INLINE void rkf__two_prod(float a, float b, float *p, float *e)
-{
-    float ph = a * b;
-#if RKF__HAVE_FMA
-    *e = __builtin_fmaf(a, b, -ph);
-#else
-    float ah = RKF__TRUNC12(a), al = a - ah;
-    float bh = RKF__TRUNC12(b), bl = b - bh;
-    *e = (((ah * bh - ph) + ah * bl) + al * bh) + al * bl;
-#endif
-    *p = ph;
-}
 
 /* Adding 1.5*2^23 to a float of magnitude < 2^22 rounds it to an integer (ties to even) and
  * leaves that integer, in two's complement, in the low mantissa bits. */
@@ -220,18 +177,6 @@ RK_INLINE void rkf__exp_core(float hi, float lo, float *n_out, float *rh_out, fl
     *n_out = n;
     *rh_out = rh;
     *corr_out = rl + (r * r) * rkf__expm1_q(r);
-}
-
-/* 1 + (rh + corr) as an unevaluated pair (*hi + *lo), |rh| < 1: 1 + rh is summed exactly
- * (Fast2Sum), the error term and corr are added, and the final Fast2Sum keeps the rounding
- * error of the high part, so hi is 1 + rh + corr rounded once and lo the remainder. */
-RK_INLINE void rkf__one_plus2(float rh, float corr, float *hi, float *lo)
-{
-    float s = 1.0f + rh;
-    float t = ((1.0f - s) + rh) + corr;
-    float u = s + t;
-    *hi = u;
-    *lo = t - (u - s);
 }
 
 /* 1 + (rh + corr) rounded once. */
@@ -333,104 +278,11 @@ RK_INLINE float rk_log1pf(float x)
     return rkf__sel(x == 0.0f, x, y);
 }
 
-/*
- * sigmoid(x + xl) (xl = 0 for plain sigmoid; rk_gelu_tanhf passes the low part of its
- * argument), returned as (*m * *s1) * *s2, so that a caller can multiply m by something
- * (gelu(tanh)'s x) BEFORE the final power-of-two scaling rounds into the subnormals.
- * E = exp(-|x + xl|) = (eu + el) * 2^n (xl enters rkf__exp_core's lo), then
- *   x >= 0: 1 / (1 + E),    x < 0: E / (1 + E)  (numerator eu, scaled by 2^n at the end)
- * 1 + E is kept as S + err (Fast2Sum, plus the scaled el), the quotient q = num / S is
- * formed with its exact remainder rem = num - q*S (rkf__two_prod) and corrected to first
- * order: y = q + (rem + nlo - q*err) / S, with 1/S taken as q (x >= 0) or 1 - q*2^n
- * (x < 0, = 1/(1+E)) -- no second division. The quotient is thus rounded once, at the end.
- * |x| is clamped to 110 (not 104: x sigmoid(x) is above 2^-150 down to x = -108.7, and
- * rk_siluf scales after multiplying by x), with *s2 = 0 beyond: sigmoid(+inf) = 1,
- * sigmoid(-inf) = 0, silu(-inf) = -inf * 0 = NaN as in the double path; NaN propagates.
- */
-RK_INLINE void rkf__sigmoid_parts(float x, float xl, float *m_out, float *ml_out,
-                                  float *s1_out, float *s2_out)
-{
-    float ax = RKF_FABS(x);
-    float xla = rkf__from_bits(rkf__bits(xl) ^ (rkf__bits(x) & UINT32_C(0x80000000)));
-    float xc = -rkf__sel(ax > 110.0f, 110.0f, ax);
-    float n, rh, corr, s1, s2;
-    rkf__exp_core(xc, -xla, &n, &rh, &corr);
-    rkf__split_pow2(n, &s1, &s2);
-    float eu, el;
-    rkf__one_plus2(rh, corr, &eu, &el);
-    float Eh = (eu * s1) * s2;
-    float El = (el * s1) * s2;
-    float S = 1.0f + Eh;                           /* 1 + Eh + El == S + err (to ~u^2) */
-    float err = ((1.0f - S) + Eh) + El;
-    int pos = x >= 0.0f;
-    float num = rkf__sel(pos, 1.0f, eu);
-    float nlo = rkf__sel(pos, 0.0f, el);
-    float q = num / S;
-    float ph, pl;
-    rkf__two_prod(q, S, &ph, &pl);
-    float rem = (num - ph) - pl;
-    float inv = rkf__sel(pos, q, 1.0f - (q * s1) * s2);
-    float qc = ((rem + nlo) - q * err) * inv;
-    float m = q + qc;
-    *m_out = m;
-    *ml_out = (q - m) + qc;                        /* Fast2Sum */
-    *s1_out = rkf__sel(pos, 1.0f, s1);
-    *s2_out = rkf__sel(pos, 1.0f, rkf__sel(ax > 110.0f, 0.0f, s2));
-}
-
-RK_INLINE float rk_sigmoidf(float x)
-{
-    float m, ml, s1, s2;
-    rkf__sigmoid_parts(x, 0.0f, &m, &ml, &s1, &s2);
-    return (m * s1) * s2;
-}
-
-/*
- * tanhf(x), odd: computed on |x| and signed at the end (keeps -0.0 and NaN).
- *  |x| < 0.625: x + x*(x^2 g(x^2)), g a degree-5 polynomial fitted to (tanh(x) - x)/x^3
- *     (relative error 3e-8 in a term <= 12% of the result).
- *  |x| >= 0.625: 1 - 2/(E + 1), E = exp(2|x|) >= 3.49 kept as a pair (Eh, El); E + 1 =
- *     S + err (Fast2Sum, E >= 1); q = 2/S with its exact remainder 2 - q*S, corrected to
- *     first order (1/S = q/2); q <= 0.45, so 1 - q loses nothing and rounds once.
- *     |x| is clamped to 9.5 (tanhf rounds to 1 beyond 9.01).
- */
-RK_INLINE float rk_tanhf(float x)
-{
-    float ax = RKF_FABS(x);
-    float z = ax * ax;
-    float g = 2.40081409e-03f;
-    g = g * z - 8.46113823e-03f;
-    g = g * z + 2.18152460e-02f;
-    g = g * z - 5.39673008e-02f;
-    g = g * z + 1.33333609e-01f;
-    g = g * z - 3.33333343e-01f;
-    float small = ax + ax * (z * g);
-
-    float a2 = 2.0f * rkf__sel(ax > 9.5f, 9.5f, ax);
-    float n, rh, corr;
-    rkf__exp_core(a2, 0.0f, &n, &rh, &corr);
-    float eu, el;
-    rkf__one_plus2(rh, corr, &eu, &el);
-    float p = rkf__pow2i(n);                       /* n <= 28: one scale suffices */
-    float Eh = eu * p, El = el * p;
-    float S = Eh + 1.0f;
-    float err = ((Eh - S) + 1.0f) + El;            /* E + 1 == S + err */
-    float q = 2.0f / S;
-    float ph, pl;
-    rkf__two_prod(q, S, &ph, &pl);
-    float rem = (2.0f - ph) - pl;
-    q = q + (rem - q * err) * (0.5f * q);
-    float large = 1.0f - q;
-
-    float r = rkf__sel(ax < 0.625f, small, large);
-    return rkf__from_bits(rkf__bits(r) | (rkf__bits(x) & UINT32_C(0x80000000)));
-}
-
 /* ------------------------------------------------------------------ composites
  *
  * Fused forms for the activations. Errors are measured exhaustively against the same
- * formula evaluated in double with vmath.h (table at the top). The activations' contract is
- * 4 ulp in float32; every form here is within 1.5, except rk_siluf (2.4).
+ * formula evaluated in double (table at the top). The activations' contract is 4 ulp in
+ * float32; every form here is within 0.6, except rk_siluf (2.4) and rk_softplus_corrf.
  *
  *  elu / selu / celu:  alpha * rk_expm1f(x / d): rk_expm1f's error plus one rounding of
  *     the product (<= expm1 + 0.5 ulp); with alpha = 1, d = 1 it is rk_expm1f itself.
@@ -438,35 +290,11 @@ RK_INLINE float rk_tanhf(float x)
  *     bounded by 1 + ... near 0 and by |x| e^x -> 0 for the saturated tail.)
  */
 
-/* ((x * (m + ml)) * s1) * s2, m + ml a Fast2Sum pair (the unrounded function value),
- * s1 * s2 a power of two: x * m is formed exactly (rkf__two_prod) so the product is rounded
- * once, not after the function's own rounding (which alone costs up to 1.5 ulp where the
- * function value sits just above a power of two, e.g. sigmoid(0+) = 0.5+). m * s1 is exact
- * and keeps x * m finite for huge x; the final * s2 rounds into the subnormals once. */
-RK_INLINE float rkf__mul_pair(float x, float m, float ml, float s1, float s2)
-{
-    float p, e;
-    rkf__two_prod(x, m * s1, &p, &e);
-    float r = p + (e + x * (ml * s1));
-    /* p itself where it is +-0 (keeps silu(-0) = -0) or +-inf (e = inf - inf is NaN) */
-    return rkf__sel((p == 0.0f) | (r != r), p, r) * s2;
-}
-
-/* softplus(z) = max(z, 0) + log1p(exp(-|z|)); z = beta x is the caller's (its rounding is
- * the caller's to compensate, as smooth.pxi does). For z < -87.3 exp(z) is subnormal and
- * log1p returns it unchanged: one rounding. */
-RK_INLINE float rk_softplusf(float z)
-{
-    float e = rk_expf(-RKF_FABS(z));
-    float l = rk_log1pf(e);
-    return rkf__sel(z > 0.0f, z, 0.0f) + l;
-}
-
 /* softplus(z + zlo) for z = beta x rounded and zlo its rounding error (|zlo| <= 2^-24 |z|),
  * to first order: softplus(z) + sigmoid(z) zlo. The sigmoid enters only through a term of
  * relative size <= 2^-17.5 of the result, so it is formed from the same e = exp(-|z|) with
  * one plain division (relative error ~2^-22, i.e. < 2^-39 of the result) instead of a second
- * exponential (rk_sigmoidf): float32 softplus at n = 10^6, one core, 2.28 -> 1.58 ms. */
+ * exponential (a full sigmoid): float32 softplus at n = 10^6, one core, 2.28 -> 1.58 ms. */
 RK_INLINE float rk_softplus_corrf(float z, float zlo)
 {
     float e = rk_expf(-RKF_FABS(z));
@@ -589,46 +417,39 @@ RK_INLINE float rk_geluf(float xf)
 }
 
 /*
- * gelu, tanh approximation: 0.5 x (1 + tanh(u)) = x sigmoid(2u),
- * 2u = C1 x + C3 x^3, C1 = 2 sqrt(2/pi), C3 = 0.044715 C1. sigmoid's relative condition
- * number is |2u| (1 - sigmoid) -- up to ~100 in the tail -- so 2u is formed as an exact-ish
- * pair (uh, ul) (x^2, C3 x^2 and x (C1 + C3 x^2) as two-products, constants as hi + lo
- * pairs; relative error ~2^-44) and ul enters sigmoid's exponent. Scaling after the product
- * as in rk_siluf.
+ * gelu, tanh approximation: 0.5 x (1 + tanh(u)) = x sigmoid(2u), 2u = x (C1 + C3 x^2),
+ * C1 = 2 sqrt(2/pi), C3 = 0.044715 C1, in double: sigmoid's relative condition number is
+ * |2u| (1 - sigmoid), up to ~140 in the tail, and 2u in double errs by ~2^-51, so the
+ * quotient x / (1 + E) (2u >= 0) or x E / (1 + E) (2u < 0), E = e^-|2u| (rkd__exp_neg),
+ * is within ~2^-34 before its single rounding to float: 0.516 ulp on every 17th bit pattern
+ * against the double formula (the float-float form it replaces: 0.79), one core 1.56 ->
+ * 1.02 ns per element (n = 2^16, uniform [-10, 10]). x is clamped to +-12 (|2u| <= 142,
+ * where sigmoid(2u) is 1 or below 2^-204); below -12 the result is x * 0 (-0.0, NaN for
+ * -inf as the double formula), gelu(+inf) = inf; NaN propagates; -0.0 -> -0.0.
  */
-RK_INLINE float rk_gelu_tanhf(float x)
+#define RKD__C1 1.5957691216057308           /* 2 sqrt(2/pi) */
+#define RKD__C3 0.07135481627159093          /* 0.044715 * 2 sqrt(2/pi) */
+
+RK_INLINE float rk_gelu_tanhf(float xf)
 {
-    const float C1H = 1.59576917e+00f, C1L = -4.53406805e-08f;
-    const float C3H = 7.13548139e-02f, C3L = 2.39883247e-09f;
-    float x2h, x2l, th, tl, uh, ul;
-    /* beyond |x| = 12, |2u| > 142: sigmoid is 1 or far below 2^-150 / |x| */
-    float xc = rkf__sel(x > 12.0f, 12.0f, rkf__sel(x < -12.0f, -12.0f, x));
-    rkf__two_prod(xc, xc, &x2h, &x2l);
-    rkf__two_prod(C3H, x2h, &th, &tl);
-    tl = tl + (C3H * x2l + C3L * x2h);             /* C3 x^2 == th + tl */
-    float kh = C1H + th;                           /* TwoSum (th > C1H for |x| > 4.7) */
-    float kb = kh - C1H;
-    float kl = ((C1H - (kh - kb)) + (th - kb)) + (tl + C1L);
-    rkf__two_prod(xc, kh, &uh, &ul);
-    ul = ul + xc * kl;                             /* 2u == uh + ul */
-    float m, ml, s1, s2;
-    rkf__sigmoid_parts(uh, ul, &m, &ml, &s1, &s2);
-    s2 = rkf__sel(x < -12.0f, 0.0f, s2);           /* gelu(-inf) = -inf * 0 = NaN */
-    return rkf__mul_pair(x, m, ml, s1, s2);
+    double x = rkf__sel(xf > 12.0f, 12.0f, rkf__sel(xf < -12.0f, -12.0f, xf));
+    double u = x * (RKD__C1 + RKD__C3 * (x * x));
+    double E = rkd__exp_neg(-__builtin_fabs(u));
+    double num = rkd__sel(u >= 0, (double)xf, (double)xf * E);
+    float y = (float)(num / (1.0 + E));
+    return rkf__sel(xf < -12.0f, xf * 0.0f, y);
 }
 
 /* ------------------------------------------------------------------ gradients
  *
- * float32-native derivatives (16 lanes per AVX-512 vector, like the forwards; they used to
- * be evaluated in double through vmath.h: 8 lanes and four conversions). Each returns
- * g * f'(x) rounded once or twice: g multiplies the unscaled value and a power-of-two
- * scaling is applied last, so subnormal gradients round once more at most.
+ * Each returns g * f'(x), evaluated in double from the float arguments and rounded once
+ * (the product with g included, so subnormal gradients round once too).
  *
  * The derivatives of silu and gelu have a simple root (silu' at x = -1.2785, gelu' at
- * -0.7518, tanh-gelu' at -0.7525) where two terms of ~0.2 cancel: there the terms are
- * carried as float-float pairs (exact products by rkf__two_prod, TwoSum), so that only the
- * error of the function values themselves (~2^-30 relative: the fits of rkf__expm1_q and
- * rkd__gelu_m) is amplified by the cancellation.
+ * -0.7518, tanh-gelu' at -0.7525) where two terms of ~0.2 cancel: the double forms are
+ * arranged so that only the error of the exponential or of gelu's tail function (~2^-34
+ * relative) is amplified by the cancellation, and a polynomial in x - x0 replaces them
+ * closest to the root (below).
  */
 
 /*
@@ -637,10 +458,10 @@ RK_INLINE float rk_gelu_tanhf(float x)
  * and Q = c0h + (c0l + t p(t)), c0 = f''(x0) as a pair, p of degree 6 (least squares on
  * Chebyshev nodes, mpmath, float coefficients; fit error far below the float evaluation's,
  * Q within 0.9 * 2^-24 relative measured on 2000 points). g (t - x0l) Q is rounded twice
- * (fma, then g): within ~2.5 ulp however close x is to the root, where the generic forms
- * lose everything to the cancellation (measured there: 41 ulp silu, 209 tanh-gelu,
- * 7,300 gelu; the test excludes 1/32 around the root, but the generic gelu form is
- * already at 5.6 ulp 1/30 away).
+ * (fma, then g): within ~2.5 ulp however close x is to the root. gelu' uses it within 1/8
+ * of its root (its tail function's error is amplified ~6x at 1/8); silu' and gelu(tanh)',
+ * whose double forms lose accuracy only much closer, use the quadratic rkf__root_quad
+ * within 2^-8 (the first coefficients of the same kind of fit).
  */
 #define RKF__ROOT_HALFWIDTH 0.125f
 
@@ -658,61 +479,6 @@ RK_INLINE float rkf__root_poly(float g, float x, float x0h, float x0l, float c0h
     p = p * t + p0;
     float Q = c0h + (c0l + t * p);
     return g * (t * Q - x0l * Q);
-}
-
-/*
- * g * d/dx [x sigmoid(u(x))] = g (s + x u' s t), s = sigmoid(u), t = sigmoid(-u), for
- * u = uh + ul and u' = kh + kl given as pairs (gelu(tanh)': u = C1 x + C3 x^3). With E = exp(-|u|)
- * and r = 1 / (1 + E), both sigmoids come from one exponential and one division:
- *   u >= 0:  s = r,   t = E r:   f' = r (1 + x u' E r)   (x >= 0: no cancellation)
- *   u <  0:  s = E r, t = r:     f' = E r (1 + x u' r)   (cancels at the root)
- * r = q + ql (q = 1/S rounded, ql from the exact remainder, 1 + E = S + err as in
- * rkf__sigmoid_parts); x u' r is formed as a pair (two products) and 1 + x u' r by TwoSum;
- * the product E r P (P = 1 + ...) then keeps every first-order term. E's power of two
- * 2^n = s1 s2 is applied after the multiplication by g (f' ~ x e^x: subnormal for
- * x < -87 while the mantissa stays normal). |u| is clamped to umax <= 172 (n >= -249,
- * inside rkf__split_pow2's range); the caller passes x clamped to where its products are
- * finite and `zero` where x is beyond its clamp: the scale is then 0 (g * -0.0, NaN for an
- * infinite g as in the double formulas), the correctly rounded result for |g| < 2^79
- * (|f'| < 2^-229 beyond every clamp used here).
- */
-RK_INLINE float rkf__sig_grad(float g, float x, float uh, float ul, float kh, float kl,
-                              float umax, int zero)
-{
-    float au = RKF_FABS(uh);
-    float ula = rkf__from_bits(rkf__bits(ul) ^ (rkf__bits(uh) & UINT32_C(0x80000000)));
-    float ac = rkf__sel(au > umax, umax, au);
-    float n, rh, corr, s1, s2;
-    rkf__exp_core(-ac, -ula, &n, &rh, &corr);
-    rkf__split_pow2(n, &s1, &s2);
-    float eu, el;
-    rkf__one_plus2(rh, corr, &eu, &el);
-    float Eh = (eu * s1) * s2;
-    float El = (el * s1) * s2;
-    float S = 1.0f + Eh;                           /* 1 + E == S + err */
-    float err = ((1.0f - S) + Eh) + El;
-    float q = 1.0f / S;
-    float ph, pl;
-    rkf__two_prod(q, S, &ph, &pl);
-    float ql = (((1.0f - ph) - pl) - q * err) * q; /* r == q + ql */
-    int pos = uh >= 0.0f;
-    float bh, bl, ch, cl;
-    rkf__two_prod(x, kh, &bh, &bl);                /* x u' */
-    bl = bl + x * kl;
-    rkf__two_prod(bh, q, &ch, &cl);                /* x u' r */
-    cl = cl + (bh * ql + bl * q);
-    ch = rkf__sel(pos, ch * Eh, ch);               /* u >= 0: x u' E r, >= 0, plain */
-    cl = rkf__sel(pos, 0.0f, cl);
-    float P = 1.0f + ch;                           /* TwoSum: 1 + x u' r == P + Pl */
-    float pb = P - 1.0f;
-    float Pl = ((1.0f - (P - pb)) + (ch - pb)) + cl;
-    float A = rkf__sel(pos, 1.0f, eu);             /* E r P, E's 2^n applied below */
-    float Al = rkf__sel(pos, 0.0f, el);
-    float AR = A * q;
-    float T = AR * P + ((AR * Pl + (A * ql) * P) + (Al * q) * P);
-    float S1 = rkf__sel(pos, 1.0f, s1);
-    float S2 = rkf__sel(pos, 1.0f, rkf__sel(zero, 0.0f, s2));
-    return (g * (T * S1)) * S2;
 }
 
 /*
@@ -743,8 +509,8 @@ RK_INLINE float rk_one_minus_expf(float z, float zlo)
     return rkf__sel(z == 0.0f, z, y);
 }
 
-/* The same within 2^-8 of the root, where Q's cubic term is below 2^-27 of it: a quadratic
- * (the first coefficients of a fit on 1/8). */
+/* rkf__root_poly within 2^-8 of the root, where Q's cubic term is below 2^-27 of Q: a
+ * quadratic (the first coefficients of the degree-6 fit on 1/8). */
 RK_INLINE float rkf__root_quad(float g, float x, float x0h, float x0l, float c0h, float c0l,
                                float p0, float p1)
 {
@@ -765,7 +531,7 @@ RK_INLINE float rkf__root_quad(float g, float x, float x0h, float x0l, float c0h
  * formula s + (x s) t); silu'(+inf) is NaN as that formula's 1 + inf * 0 (PyTorch's).
  * Measured on every 17th bit pattern against that formula in double (libm): 1.19 ulp with
  * g = 1, 1.62 with g = 1.37 (the worst cases at the root, in the quadratic), against 1.48
- * / 2.04 for the float-float form it replaces (rkf__sig_grad, kept for gelu(tanh)'), which
+ * / 2.04 for the float-float form it replaced (a compensated sigmoid product), which
  * cost 1.65 ns per element on one core against 1.25 here (n = 2^16, uniform [-10, 10];
  * PyTorch's, SLEEF's exp in float and no care at the root: 0.5-0.66 ns).
  */
@@ -784,39 +550,32 @@ RK_INLINE float rk_silu_gradf(float g, float xf)
 }
 
 /*
- * gelu (tanh form)' = d/dx x sigmoid(2u), 2u = C1 x + C3 x^3: 2u is formed as in
- * rk_gelu_tanhf (x (C1 + C3 x^2) as a pair), and (2u)' = C1 + 3 C3 x^2 as the pair
- * (C1 + C3 x^2) + 2 C3 x^2 (2 (th + tl) is exact), so x (2u)' r is accurate to ~2^-44
- * before the cancellation at the root. |x| is clamped to 12.8 (|2u| <= 170.1, inside the
- * exponential's range; f' < 2^-236 beyond) and, as in the double formula, beyond
- * |x| = 1e30 the gradient is g for x > 0 and +0.0 otherwise.
+ * gelu (tanh form)' = s + x (2u)' s (1 - s), s = sigmoid(2u), (2u)' = C1 + 3 C3 x^2, in
+ * double as rk_silu_gradf: with E = e^-|2u| and S = 1 + E,
+ *     2u >= 0:  (S + x (2u)' E) / S^2,      2u < 0:  E ((1 + x (2u)') + E) / S^2,
+ * the second cancelling at the root x0 = -0.7525, where the quadratic rkf__root_quad takes
+ * over within 2^-8. |x| is clamped to 12.8 (|2u| <= 170, f' < 2^-236 beyond) and, as in
+ * the double formula, beyond |x| = 1e30 the gradient is g for x > 0 and +0.0 otherwise.
+ * Measured on every 17th bit pattern against the double formula: 1.24 ulp with g = 1,
+ * 1.82 with g = 1.37 (the float-float form it replaced: 1.53 / 2.05); one
+ * core 2.14 -> 1.36 ns per element.
  */
-RK_INLINE float rk_gelu_tanh_gradf(float g, float x)
+RK_INLINE float rk_gelu_tanh_gradf(float g, float xf)
 {
-    const float C1H = 1.59576917e+00f, C1L = -4.53406805e-08f;
-    const float C3H = 7.13548139e-02f, C3L = 2.39883247e-09f;
-    float x2h, x2l, th, tl, uh, ul;
-    float xc = rkf__sel(x > 12.8f, 12.8f, rkf__sel(x < -12.8f, -12.8f, x));
-    rkf__two_prod(xc, xc, &x2h, &x2l);
-    rkf__two_prod(C3H, x2h, &th, &tl);
-    tl = tl + (C3H * x2l + C3L * x2h);             /* C3 x^2 == th + tl */
-    float kh = C1H + th;                           /* TwoSum */
-    float kb = kh - C1H;
-    float kl = ((C1H - (kh - kb)) + (th - kb)) + (tl + C1L);
-    rkf__two_prod(xc, kh, &uh, &ul);
-    ul = ul + xc * kl;                             /* 2u == uh + ul */
-    float th2 = th + th;
-    float dh = kh + th2;                           /* TwoSum: (2u)' == dh + dl */
-    float db = dh - kh;
-    float dl = ((kh - (dh - db)) + (th2 - db)) + (kl + (tl + tl));
-    float y = rkf__sig_grad(g, xc, uh, ul, dh, dl, 172.0f, x < -12.8f);
-    float yr = rkf__root_poly(g, x, -7.52461433e-01f, 1.13396279e-08f, 4.30400103e-01f,
-                              -1.23057538e-08f, 3.87518436e-01f, -1.57828536e-02f,
-                              -1.13944486e-01f, -1.66191310e-02f, 1.96822286e-02f,
-                              5.23576746e-03f, -2.41450802e-03f);
-    y = rkf__sel(RKF_FABS(x + 7.52461433e-01f) < RKF__ROOT_HALFWIDTH, yr, y);
-    float far = rkf__sel(x > 0.0f, g, 0.0f);
-    return rkf__sel(RKF_FABS(x) >= 1e30f, far, y);
+    double x = rkf__sel(xf > 12.8f, 12.8f, rkf__sel(xf < -12.8f, -12.8f, xf));
+    double x2 = x * x;
+    double k1 = RKD__C1 + RKD__C3 * x2;
+    double u = x * k1;
+    double xk = x * (k1 + (2.0 * RKD__C3) * x2);
+    double E = rkd__exp_neg(-__builtin_fabs(u));
+    double S = 1.0 + E;
+    double N = rkd__sel(u < 0, E * ((1.0 + xk) + E), S + xk * E);
+    float y = (float)(((double)g * N) / (S * S));
+    float yr = rkf__root_quad(g, xf, -7.52461433e-01f, 1.13396279e-08f, 4.30400103e-01f,
+                              -1.23057538e-08f, 3.87518436e-01f, -1.57828536e-02f);
+    y = rkf__sel(RKF_FABS(xf + 7.52461433e-01f) < 0x1p-8f, yr, y);
+    float far = rkf__sel(xf > 0.0f, g, 0.0f);
+    return rkf__sel(RKF_FABS(xf) >= 1e30f, far, y);
 }
 
 /*
