@@ -815,9 +815,11 @@ def gelu_tanh_f32(x, y):
 # ---- float32 backwards (vmathf.h's rk_*_gradf and smooth.pxi's rk_softplus_grad_onef) ----
 
 @_parallel_jit_f32
-def softplus_grad_f32(g, out, y, beta, threshold, fthr):
-    # as kernels/smooth.pxi's rk_softplus_grad_onef: the threshold test on the exact
-    # product z + zlo, in float where the threshold is a float (fthr), else in double
+def softplus_grad_f32(g, out, y, beta, threshold):
+    # as kernels/smooth.pxi's rk_softplus_grad_onef for a threshold that is a float: the
+    # threshold test on the exact product z + zlo. (Where it is not, the caller runs the
+    # double kernel: a branch between the two tests inside this loop kept LLVM from
+    # vectorising it when y is g, 0.61 -> 7.8 ns per element.)
     bf = np.float32(beta)
     tf = np.float32(threshold)
     for i in prange(g.size):
@@ -826,10 +828,7 @@ def softplus_grad_f32(g, out, y, beta, threshold, fthr):
         zlo = rk_fmaf(bf, o, -z)
         d = rk_one_minus_expf(z, zlo)
         gi = g[i]
-        if fthr:
-            above = (z > tf) | ((z == tf) & (zlo > np.float32(0)))
-        else:
-            above = np.float64(bf) * np.float64(o) > threshold
+        above = (z > tf) | ((z == tf) & (zlo > np.float32(0)))
         y[i] = rk_selectf(above, gi, gi * d)
 
 
@@ -893,8 +892,9 @@ _RUNNERS = {
         softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
         else softplus(a, y, *p)),
     "softplus_grad": lambda a, b, c, mi, y, mo, p: (
-        softplus_grad_f32(a, b, y, *p, float(np.float32(p[1])) == p[1] and abs(p[1]) >= 1e-30)
-        if _f32(a) and float(np.float32(p[0])) == p[0] else softplus_grad(a, b, y, *p)),
+        softplus_grad_f32(a, b, y, *p)
+        if _f32(a) and float(np.float32(p[0])) == p[0] and float(np.float32(p[1])) == p[1]
+        and abs(p[1]) >= 1e-30 else softplus_grad(a, b, y, *p)),
     "silu": lambda a, b, c, mi, y, mo, p: silu_f32(a, y) if _f32(a) else silu(a, y),
     "silu_grad": lambda a, b, c, mi, y, mo, p: (silu_grad_f32(a, b, y) if _f32(a)
                                                  else silu_grad_precise(a, b, y)),
