@@ -103,13 +103,28 @@ cdef extern from *:
         return z > threshold ? g : g * d;
     }
 
-    /* silu: below x = -708 sigmoid(x) is subnormal and has lost its low bits; x * e * e
-     * with e = exp(x / 2) (normal down to x = -1416) rounds only once into the result. */
+    /* silu = x / (1 + e^-x) as vmathf.h's rk_siluf, in double: e^-x = 2^n (1 + rr) from
+     * rk__exp_core is never rounded, and with k = max(n, 0)
+     *     silu(x) = (x / D) 2^-k,   D = (2^-k + 2^(n-k)) + rr 2^(n-k),
+     * where 2^-k + 2^(n-k) is exact (one term is 1, the other 2^-|n| with |n| <= 53 where it
+     * matters; 2^-k is capped at 2^-120) and rr 2^(n-k) too: D is rounded once, x / D once,
+     * and 2^-k, applied last as 2^-min(k, 1000) 2^(min(k, 1000) - k), rounds once into the
+     * subnormals (x in [-760, -708]). One exponential and one division, where x sigmoid(x)
+     * with a separate tail took two exponentials: float64 silu, one core, n = 10^6, 4.8 ->
+     * 2.x ns per element. -x is clamped to [-708, 760]: beyond 708 D = 1; below -760 the
+     * result is below 2^-1075 and x * 0 is returned (-0.0, NaN for -inf as the reference). */
     RK_INLINE double rk_silu_one(double v)
     {
-        double e = rk_exp(0.5 * v);
-        double tail = (v * e) * e;
-        return v < -708.0 ? tail : v * rk_sigmoid(v);
+        double nx = rk__sel(v > 708.0, -708.0, rk__sel(v < -760.0, 760.0, -v));
+        double n, rh, corr;
+        rk__exp_core(nx, 0.0, &n, &rh, &corr);
+        double rr = rh + corr;
+        double k = rk__sel(n > 0.0, n, 0.0);
+        double p2 = rk__pow2i(n - k);
+        double D = (rk__pow2i(-rk__sel(k > 120.0, 120.0, k)) + p2) + rr * p2;
+        double k1 = rk__sel(k > 1000.0, 1000.0, k);
+        double vq = rk__sel(v < -760.0, v * 0.0, v);
+        return ((vq / D) * rk__pow2i(-k1)) * rk__pow2i(k1 - k);
     }
 
     #define RK_INV_SQRT_2PI_LO (-2.49232720227773e-17)

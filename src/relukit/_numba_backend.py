@@ -27,8 +27,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._numba_math import (_fdiv, rk_erfc, rk_exp, rk_exp_dd, rk_expm1, rk_fma, rk_log1p, rk_select,
-                          rk_sigmoid)
+from ._numba_math import (_exp_core, _fdiv, _pow2i, rk_erfc, rk_exp, rk_exp_dd, rk_expm1, rk_fma,
+                          rk_log1p, rk_select, rk_sigmoid)
 from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf,
                            rk_geluf, rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
                            rk_softplus_corrf)
@@ -495,8 +495,16 @@ def _softplus_one(v, beta, threshold):
 
 @_elementwise
 def _silu_one(v):
-    e = rk_exp(0.5 * v)
-    return rk_select(v < -708.0, (v * e) * e, v * rk_sigmoid(v))
+    # (x / D) 2^-k with e^-x = 2^n (1 + rr) never rounded (see rk_silu_one, kernels/smooth.pxi)
+    nx = rk_select(v > 708.0, -708.0, rk_select(v < -760.0, 760.0, -v))
+    n, rh, corr = _exp_core(nx, 0.0)
+    rr = rh + corr
+    k = rk_select(n > 0.0, n, 0.0)
+    p2 = _pow2i(n - k)
+    D = (_pow2i(-rk_select(k > 120.0, 120.0, k)) + p2) + rr * p2
+    k1 = rk_select(k > 1000.0, 1000.0, k)
+    vq = rk_select(v < -760.0, v * 0.0, v)
+    return (_fdiv(vq, D) * _pow2i(-k1)) * _pow2i(k1 - k)
 
 
 @_elementwise
