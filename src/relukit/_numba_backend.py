@@ -488,9 +488,10 @@ def _softplus_one(v, beta, threshold):
     z = beta * v
     zlo = rk_fma(beta, v, -z)
     zlo = rk_select(abs(z) <= _DBL_MAX, zlo, 0.0)
-    sp = rk_select(z > 0, z, 0.0) + rk_log1p(rk_exp(-abs(z)))
-    sp = sp + rk_sigmoid(z) * zlo
-    return rk_select(z > threshold, v, sp / beta)
+    e = rk_exp(-abs(z))
+    sg = _fdiv(rk_select(z > 0, 1.0, e), 1.0 + e)     # one exponential (see rk_softplus_one)
+    sp = (rk_select(z > 0, z, 0.0) + rk_log1p(e)) + sg * zlo
+    return rk_select(z > threshold, v, _fdiv(sp, beta))
 
 
 @_elementwise
