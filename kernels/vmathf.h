@@ -49,7 +49,7 @@
  *   rk_silu_gradf (double)   1.19 (every 17th)             1.45               = C
  *   rk_gelu_gradf (double)   1.30 (every 17th)             1.66               = C
  *   rk_gelu_tanh_gradf (d.)  1.24 (every 17th)             -                  = C
- *   rk_one_minus_expf        1.15 (all)                    -                  = C
+ *   rk_one_minus_expf        1.07 (all; 0.82 for z >= 0)   -                  = C
  * (x86-64-v2: every 7th block of 2^16 for the first three, every 17th input for the
  *  gradients; Numba: 1.9e7 sampled, "= C" where its results were bit-identical to the C
  *  build's on 2-5e7 sampled inputs, Numba contracting a*b+c as gcc does. Composites
@@ -63,7 +63,7 @@
  *
  * Speed, one core, ns per element, AVX-512 build, uniform [-10, 10] (n = 2^16 to 10^6):
  *   exp 0.44, expm1 0.82, log1p 0.50, silu 0.67, gelu 1.24, gelu(tanh) 1.02, silu' 1.25-1.4,
- *   gelu' 1.69, gelu(tanh)' 1.36, 1 - exp 0.53; PyTorch 2.13's kernels (SLEEF, no care at a
+ *   gelu' 1.69, gelu(tanh)' 1.36, 1 - exp 0.62; PyTorch 2.13's kernels (SLEEF, no care at a
  *   derivative's root) run silu 0.4-0.55, gelu 0.47, gelu(tanh) 1.7, silu' 0.5-0.66, gelu'
  *   0.84-0.94, gelu(tanh)' 1.9 on the same core.
  *
@@ -488,15 +488,17 @@ RK_INLINE float rkf__root_poly(float g, float x, float x0h, float x0l, float c0h
  * accurate too. With e^-(z + zlo) = 2^n (1 + rh + corr) (rkf__exp_core, rh exact):
  *     1 - e^-z = 2^n ((2^-n - 1) - rh - corr),
  * 2^-n - 1 is exact for |n| <= 24 (rounded to -1 beyond, an error below 2^-25 of the
- * result), and for n <= 0 (z >= -0.35) the first difference does not cancel (n = 0: it is
- * -rh, exact; n < 0: 2^-n - 1 >= 1 > |rh|): two roundings, and the scaling is exact. z is
- * clamped to [-89, 18] (beyond 18 the result rounds to 1; -89 overflows to -inf, as every
- * z below -88.72 does) and zlo is dropped where z was clamped (it is NaN for an infinite
- * z). z = +-0 gives z (signed zero); NaN propagates. Measured against -expm1 in double:
- * 1.15 ulp on all 2^32 z (zlo = 0), 1.20 / 1.17 ulp on every 7th y with z = 3y / 0.5y and
- * its zlo. It replaces -rk_expm1f(-z) plus a first-order correction for zlo (0.82 -> 0.53
- * ns per element alone; float32 softplus backward, one core, n = 10^6: 1.22 -> 0.65 ns,
- * PyTorch's 0.52-0.76 in the same runs).
+ * result); |2^-n - 1| >= |rh| for every n, so (2^-n - 1) - rh is summed with Fast2Sum and
+ * its error joins corr: one rounding before the scaling, which is exact (2^127 * 2 for
+ * n = 128, so that no subnormal z loses a bit to a halving). z is clamped to [-89, 18]
+ * (beyond 18 the result rounds to 1; -89 overflows to -inf, as every z below -88.72 does)
+ * and zlo is dropped where z was clamped (it is NaN for an infinite z). z = +-0 gives z
+ * (signed zero); NaN propagates. Measured against -expm1 in double: 0.82 ulp on every z >= 0
+ * (the forward's range), 1.07 on all 2^32 z (zlo = 0); 1.05 / 0.82 ulp on every 7th y with
+ * z = 3y / 0.5y and its zlo. It replaces -rk_expm1f(-z) plus a first-order correction for
+ * zlo (0.82 -> 0.62 ns per element alone; float32 softplus backward, one core, n = 10^6:
+ * 1.22 -> 0.65-0.7 ns, PyTorch's 0.52-0.76 in the same runs; without the Fast2Sum, 0.53 ns
+ * and 1.15 ulp).
  */
 RK_INLINE float rk_one_minus_expf(float z, float zlo)
 {
@@ -505,7 +507,10 @@ RK_INLINE float rk_one_minus_expf(float z, float zlo)
     float n, rh, corr;
     rkf__exp_core(-zc, lo, &n, &rh, &corr);
     float w = rkf__pow2i(-rkf__sel(n > 126.0f, 126.0f, n)) - 1.0f;
-    float y = (((w - rh) - corr) * rkf__pow2i(n - 1.0f)) * 2.0f;
+    float s = w - rh;                              /* Fast2Sum: |w| >= |rh| */
+    float e = (w - s) - rh;
+    float y = ((s + (e - corr)) * rkf__pow2i(rkf__sel(n > 127.0f, 127.0f, n)))
+              * rkf__sel(n > 127.0f, 2.0f, 1.0f);
     return rkf__sel(z == 0.0f, z, y);
 }
 

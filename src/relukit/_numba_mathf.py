@@ -384,13 +384,15 @@ def _root_poly(g, x, c):
 
 @_jit
 def rk_one_minus_expf(z, zlo):
-    # 1 - exp(-(z + zlo)) = 2^n ((2^-n - 1) - rh - corr) (vmathf.h rk_one_minus_expf)
+    # 1 - exp(-(z + zlo)) = 2^n (((2^-n - 1) - rh) - corr) (vmathf.h rk_one_minus_expf)
     z = np.float32(z)
     zc = _sel(z > _C18, _C18, _sel(z < -_C89, -_C89, z))
     lo = _sel(zc == z, -np.float32(zlo), _0)
     n, rh, corr = _exp_core(-zc, lo)
     w = _pow2i(-_sel(n > _C126, _C126, n)) - _1
-    y = (((w - rh) - corr) * _pow2i(n - _1)) * _2
+    s = w - rh
+    e = (w - s) - rh
+    y = ((s + (e - corr)) * _pow2i(_sel(n > _C127, _C127, n))) * _sel(n > _C127, _2, _1)
     return _sel(z == _0, z, y)
 
 
