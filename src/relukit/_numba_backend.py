@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._numba_math import (_exp_core, _fdiv, _pow2i, rk_erfc, rk_exp, rk_exp_dd, rk_expm1, rk_fma,
-                          rk_log1p, rk_select, rk_sigmoid)
+                          rk_log1p, rk_select)
 from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf,
                            rk_geluf, rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
                            rk_softplus_corrf)
@@ -495,17 +495,24 @@ def _softplus_one(v, beta, threshold):
 
 
 @_elementwise
-def _silu_one(v):
-    # (x / D) 2^-k with e^-x = 2^n (1 + rr) never rounded (see rk_silu_one, kernels/smooth.pxi)
-    nx = rk_select(v > 708.0, -708.0, rk_select(v < -760.0, 760.0, -v))
-    n, rh, corr = _exp_core(nx, 0.0)
+def _x_sigmoid(v, a, alo):
+    # v / (1 + e^-(a + alo)) as (v / D) 2^-k, e^-(a + alo) = 2^n (1 + rr) never rounded
+    # (see rk__x_sigmoid in kernels/smooth.pxi)
+    na = rk_select(a > 708.0, -708.0, rk_select(a < -760.0, 760.0, -a))
+    lo = rk_select(na == -a, 0.0 - alo, 0.0)
+    n, rh, corr = _exp_core(na, lo)
     rr = rh + corr
     k = rk_select(n > 0.0, n, 0.0)
     p2 = _pow2i(n - k)
     D = (_pow2i(-rk_select(k > 120.0, 120.0, k)) + p2) + rr * p2
     k1 = rk_select(k > 1000.0, 1000.0, k)
-    vq = rk_select(v < -760.0, v * 0.0, v)
+    vq = rk_select(a < -760.0, v * 0.0, v)
     return (_fdiv(vq, D) * _pow2i(-k1)) * _pow2i(k1 - k)
+
+
+@_elementwise
+def _silu_one(v):
+    return _x_sigmoid(v, v, 0.0)
 
 
 @_elementwise
@@ -628,11 +635,7 @@ def _gelu_tanh_u2(v):
 @_elementwise
 def _gelu_tanh_precise(v):
     u2, lo = _gelu_tanh_u2(v)
-    s = rk_sigmoid(u2)
-    t = rk_sigmoid(-u2)
-    e = rk_exp(0.5 * u2)
-    tail = ((v * e) * (1.0 + lo)) * e
-    return rk_select(u2 < -708.0, tail, v * (s + (s * t) * lo))
+    return _x_sigmoid(v, u2, lo)
 
 
 @_elementwise
