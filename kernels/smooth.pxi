@@ -23,8 +23,6 @@ cdef extern from "vmath.h" nogil:
     double rk_expm1(double)
     double rk_log1p(double)
     double rk_erfc(double)
-    double rk_tanh(double)
-    double rk_sigmoid(double)
     double fma(double, double, double)
 
 # Constants and per-element functions are C (RK_INLINE = always_inline): Cython's

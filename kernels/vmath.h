@@ -2,7 +2,7 @@
  * vmath.h -- branch-free, vectorisable double-precision elementary functions for the
  * smooth ReLU-family activations (elu, selu, celu, softplus, silu, gelu, ...).
  *
- *   rk_exp, rk_expm1, rk_log1p, rk_erf, rk_erfc, rk_tanh, rk_sigmoid
+ *   rk_exp, rk_expm1, rk_log1p, rk_erfc
  *
  * Why not libm: a loop `y[i] = exp(x[i])` compiles to one scalar call per element, which
  * gcc cannot vectorise without -ffast-math (and -ffast-math breaks NaN / signed-zero
@@ -22,8 +22,7 @@
  * over the whole range incl. subnormal inputs, dense on the active range, interval
  * boundaries, special values), max error in ulps of the exact value, gcc 12 -O3
  * -march=native (FMA contraction) / Numba:
- *   exp 0.74/0.75, expm1 1.14/0.97, log1p 0.74/0.79, erf 0.83/0.90, erfc 1.49/1.64,
- *   tanh 1.05/1.05, sigmoid 1.00/0.99.
+ *   exp 0.74/0.75, expm1 1.14/0.97, log1p 0.74/0.79, erfc 1.49/1.64.
  * Float32 callers evaluate in double and round once to float: all float32 results
  * measured correctly rounded (<= 0.5 ulp) on ~1e5 inputs per function.
  *
@@ -180,7 +179,7 @@ RK_INLINE void rk__split_pow2(double n, double *s1, double *s2)
 
 /*
  * exp(hi + lo) for hi <= 0 as a scaled double-double: exp(hi + lo) = (eh + el) * s2 with
- * eh + el = (1 + expm1(r)) * 2^n1 normal (the Fast2Sum of rk_sigmoid keeps the rounding
+ * eh + el = (1 + expm1(r)) * 2^n1 normal (a Fast2Sum keeps the rounding
  * error of 1 + expm1(r) in el) and s2 = 2^(n - n1) applied by the caller LAST, so that a
  * product of the result with other factors rounds only once into the subnormals. The caller
  * clamps hi to [-780, 0] (n within rk__split_pow2's range) and keeps hi exact in the sense
@@ -379,20 +378,6 @@ RK_INLINE double rk__exp_negsq(double a, double off, double L, double d)
     return ((e * s1) / d) * s2;
 }
 
-/* erf(x): odd; -0.0 preserved by I0's x + x*y; erf(+-inf) = +-1 (through the clamp to 28,
- * where 1 - erfc rounds to 1); NaN propagates. */
-RK_INLINE double rk_erf(double x)
-{
-    double ax = RK_FABS(x);
-    double ratio = rk__erf_ratio(ax);
-    double a = rk__sel(ax > 28.0, 28.0, rk__sel(ax < RK__ERF_SPLIT2, RK__ERF_SPLIT2, ax));
-    double small = x + x * ratio;
-    double mid = RK__ERX + ratio;
-    double tail = 1.0 - rk__exp_negsq(a, 0.5625, ratio, a);
-    double pos = rk__sel(ax < RK__ERF_SPLIT2, mid, tail);
-    return rk__sel(ax < RK__ERF_SPLIT1, small, RK_COPYSIGN(pos, x));
-}
-
 /*
  * erfc(x):
  *   x in (-0.84375, 0.5):  (1 - x) - x*y (msun's I0 rational y), with 1 - x kept exactly as
@@ -450,86 +435,6 @@ RK_INLINE double rk_erfc(double x)
     double tail = rk__sel(x > 0.0, r, r_neg);
     double y = rk__sel(ax < RK__ERF_SPLIT1, small, rk__sel(ax < RK__ERF_SPLIT2, mid_neg, tail));
     return rk__sel(near, r, y);
-}
-
-/*
- * tanh(x), odd, computed on |x| and signed at the end with copysign (keeps -0.0, NaN).
- *  |x| < 0.625: tanh = x + x*(x^2 * g(x^2)), g a degree-11 polynomial in x^2 fitted
- *     (Chebyshev, mpmath, 60 digits) to (tanh(x) - x)/x^3 on [0, 0.625^2]; its error,
- *     including coefficient rounding, contributes < 0.08 ulp to tanh. The correction
- *     term is at most 12% of x, so the final rounding dominates (~0.5 ulp). Using
- *     expm1(2x)/(expm1(2x)+2) here instead would cost up to ~2 ulp.
- *  |x| >= 0.625: tanh = 1 - 2/(E + 1), E = exp(2|x|) >= 3.49, so 2/(E+1) <= 0.45 and the
- *     subtraction from 1 loses nothing; E + 1 is computed with its exact rounding error
- *     (Fast2Sum, E >= 1) and the quotient corrected to first order: q - q*(err/(E+1)),
- *     with 1/(E+1) = q/2. |x| is clamped to 22 (tanh rounds to 1 beyond 19.06).
- */
-RK_INLINE double rk_tanh(double x)
-{
-    double ax = RK_FABS(x);
-    double z = ax * ax;
-    double g = 6.485163482793113e-06;
-    g = g * z - 3.12011014257974e-05;
-    g = g * z + 9.257116129556769e-05;
-    g = g * z - 2.375906496055562e-04;
-    g = g * z + 5.896606577757043e-04;
-    g = g * z - 1.4557754120478055e-03;
-    g = g * z + 3.5921217511549622e-03;
-    g = g * z - 8.863235103240878e-03;
-    g = g * z + 2.1869488519008305e-02;
-    g = g * z - 5.396825396789699e-02;
-    g = g * z + 1.3333333333333042e-01;
-    g = g * z - 3.333333333333333e-01;
-    double small = ax + ax * (z * g);
-
-    double a2 = 2.0 * rk__sel(ax > 22.0, 22.0, ax);
-    double n, rh, corr;
-    rk__exp_core(a2, 0.0, &n, &rh, &corr);
-    double E = rk__one_plus(rh, corr) * rk__pow2i(n);   /* n <= 64: one scale suffices */
-    double S = E + 1.0;
-    double err = (E - S) + 1.0;                       /* E + 1 == S + err exactly */
-    double q = 2.0 / S;
-    q = q - (0.5 * q) * (q * err);
-    double large = 1.0 - q;
-
-    return RK_COPYSIGN(rk__sel(ax < 0.625, small, large), x);
-}
-
-/*
- * sigmoid(x) = 1/(1 + exp(-x)), evaluated without overflow via E = exp(-|x|) in (0, 1]:
- *   x >= 0: 1/(1 + E);   x < 0: E/(1 + E).
- * The plain form rounds three times (E, the division, a correction) and E's relative
- * error is amplified when E's mantissa is small and the result's large: measured 1.54 ulp
- * (x = -2.02), worst-case bound ~2.7. Here E is kept as Eh + El with the rounding error
- * of its last addition (Fast2Sum), 1 + E as S + err (Fast2Sum, 1 >= Eh, plus El), and the
- * quotient is corrected to first order: y = q + (num_lo - q*err) / S, with 1/S taken as
- * q (x >= 0) or 1 - q (x < 0) -- the correction is ~1e-16 relative, so its own precision
- * hardly matters and no second division is needed.
- * Subnormal results (x < -708.4): 1 + E == 1 and El underflows, y = E rounded once.
- * sigmoid(+inf) = 1, sigmoid(-inf) = 0, NaN propagates.
- */
-RK_INLINE double rk_sigmoid(double x)
-{
-    double ax = RK_FABS(x);
-    double xc = -rk__sel(ax > 746.0, 746.0, ax);
-    double n, rh, corr, s1, s2;
-    rk__exp_core(xc, 0.0, &n, &rh, &corr);
-    rk__split_pow2(n, &s1, &s2);
-    double s = 1.0 + rh;                       /* rk__one_plus, keeping the error term */
-    double t = ((1.0 - s) + rh) + corr;
-    double eu = s + t;
-    double el = t - (eu - s);                  /* Fast2Sum: eu + el == s + t exactly */
-    double Eh = (eu * s1) * s2;
-    double El = (el * s1) * s2;
-
-    double S = 1.0 + Eh;
-    double err = ((1.0 - S) + Eh) + El;        /* 1 + Eh + El == S + err (to ~u^2) */
-    int pos = x >= 0.0;
-    double q = rk__sel(pos, 1.0, Eh) / S;
-    double nlo = rk__sel(pos, 0.0, El);
-    double omq = 1.0 - q;
-    double inv = rk__sel(pos, q, omq);
-    return q + (nlo - q * err) * inv;
 }
 
 #endif /* RELUKIT_VMATH_H */

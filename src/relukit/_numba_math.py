@@ -5,7 +5,7 @@ for the numerical reasoning (Cody-Waite reduction with an unevaluated (hi, corr)
 the reduced argument, TwoSum/Fast2Sum compensations, fdlibm log1p, msun erf/erfc with
 per-lane coefficient selection, tanh by a fitted odd polynomial below 0.625). Functions:
 
-    rk_exp, rk_expm1, rk_log1p, rk_erf, rk_erfc, rk_tanh, rk_sigmoid   (float64 -> float64)
+    rk_exp, rk_expm1, rk_log1p, rk_erfc   (float64 -> float64)
     rk_exp_dd(hi, lo)                     (exp as a scaled double-double, vmath.h rk__exp_dd)
     rk_select(cond, a, b)                                            (branch-free select)
 
@@ -298,19 +298,6 @@ def _exp_negsq(a, off, L, d):
 
 
 @_jit
-def rk_erf(x):
-    x = float(x)
-    ax = abs(x)
-    ratio = _erf_ratio(ax)
-    a = _sel(ax > 28.0, 28.0, _sel(ax < _S2, _S2, ax))
-    small = x + x * ratio
-    mid = _ERX + ratio
-    tail = 1.0 - _exp_negsq(a, 0.5625, ratio, a)
-    pos = _sel(ax < _S2, mid, tail)
-    return _sel(ax < _S1, small, math.copysign(pos, x))
-
-
-@_jit
 def rk_erfc(x):
     x = float(x)
     ax = abs(x)
@@ -345,59 +332,3 @@ def rk_erfc(x):
     tail = _sel(x > 0.0, r, r_neg)
     y = _sel(ax < _S1, small, _sel(ax < _S2, mid_neg, tail))
     return _sel(near, r, y)
-
-
-@_jit
-def rk_tanh(x):
-    x = float(x)
-    ax = abs(x)
-    z = ax * ax
-    g = 6.485163482793113e-06            # (tanh(x) - x)/x^3 fit in x^2 on [0, 0.625^2]
-    g = g * z - 3.12011014257974e-05
-    g = g * z + 9.257116129556769e-05
-    g = g * z - 2.375906496055562e-04
-    g = g * z + 5.896606577757043e-04
-    g = g * z - 1.4557754120478055e-03
-    g = g * z + 3.5921217511549622e-03
-    g = g * z - 8.863235103240878e-03
-    g = g * z + 2.1869488519008305e-02
-    g = g * z - 5.396825396789699e-02
-    g = g * z + 1.3333333333333042e-01
-    g = g * z - 3.333333333333333e-01
-    small = ax + ax * (z * g)
-    a2 = 2.0 * _sel(ax > 22.0, 22.0, ax)
-    n, rh, corr = _exp_core(a2, 0.0)
-    E = _one_plus(rh, corr) * _pow2i(n)
-    S = E + 1.0
-    err = (E - S) + 1.0
-    q = _fdiv(2.0, S)
-    q = q - (0.5 * q) * (q * err)
-    large = 1.0 - q
-    return math.copysign(_sel(ax < 0.625, small, large), x)
-
-
-@_jit
-def rk_sigmoid(x):
-    # E = exp(-|x|) kept as Eh + El, 1 + E as S + err, first-order corrected quotient
-    # (see vmath.h rk_sigmoid)
-    x = float(x)
-    ax = abs(x)
-    xc = -_sel(ax > 746.0, 746.0, ax)
-    n, rh, corr = _exp_core(xc, 0.0)
-    n1 = _split_n1(n)
-    s1 = _pow2i(n1)
-    s2 = _pow2i(n - n1)
-    s = 1.0 + rh
-    t = ((1.0 - s) + rh) + corr
-    eu = s + t
-    el = t - (eu - s)
-    Eh = (eu * s1) * s2
-    El = (el * s1) * s2
-    S = 1.0 + Eh
-    err = ((1.0 - S) + Eh) + El
-    pos = x >= 0.0
-    q = _fdiv(_sel(pos, 1.0, Eh), S)
-    nlo = _sel(pos, 0.0, El)
-    omq = 1.0 - q
-    inv = _sel(pos, q, omq)
-    return q + (nlo - q * err) * inv
