@@ -51,7 +51,10 @@ XLA flag limits it for elementwise ops, the CPU affinity does (``taskset``;
 :func:`jax_threads`); the header says what it found.
 
 Timing method (:func:`measure`): the contenders of one cell (op, variant, n, dtype) are
-timed round-robin, the order rotating from one repeat to the next, the garbage collector off.
+timed interleaved, in a new random order each repeat (seeded, so reruns take the same
+sequence; a fixed rotation would put each contender behind the same neighbour every time,
+and what runs just before a call, a single-threaded idiom with the other core asleep or a
+parallel one with it awake, changes a parallel call's time), the garbage collector off.
 A sample is k calls of one contender, k calibrated per contender so that a sample takes about
 2 ms (1 ms with ``--quick``), except from n = 10**6 on, where k = 1. The table shows the
 median over the repeats ("reps") of sample time / k. Inputs are standard normal (half
@@ -85,6 +88,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -1381,6 +1385,7 @@ class Timing:
     error: str | None = None
 
 
+_ORDER_SEED = 20261123      # the contenders' order within each repeat (see _measure)
 FRESH_MIN_S = 10e-6   # a call this long is timed on its own (timer cost < 1%) on fresh input
 # The smooth and composite ops: from 1 us (timer cost < 5%). Their outputs fed back in drift
 # (repeated selu overflows, repeated gelu zeroes the negatives), so fresh input matters more.
@@ -1467,10 +1472,15 @@ def _measure(cell, repeats, min_repeats, target_s, budget_s, large_n, fresh_min_
             reps = max(min_repeats, int(budget_s / max(round_s, 1e-12)))
         timer = _time_fresh if fresh else _time_block
         samples = {c.name: [] for c, _ in live}
-        m = len(live)
+        # A new random order per repeat (seeded: reruns time the same sequence). A rotating
+        # order kept each contender behind the same one in every repeat: automatic dispatch
+        # always ran right after NumPy's single-threaded idiom, while the second core slept,
+        # and paid for waking the parallel backend's thread every time, whereas PyTorch ran
+        # right after the forced Numba column, on warm cores (10**6 float32, elu backward:
+        # relukit 312 us against 170 us for the same kernel in the numba column).
+        order_rng = random.Random(_ORDER_SEED)
         for r in range(reps):
-            shift = r % m if m else 0
-            for c, _ in live[shift:] + live[:shift]:
+            for c, _ in order_rng.sample(live, len(live)):
                 k = ks[c.name]
                 samples[c.name].append(timer(c, k) / k)
     finally:
@@ -2107,7 +2117,7 @@ def method_text(target_s, ops=None, peers=None):
         if text:
             oop.append(f"{b.key}: {text}")
     lines = [
-        "Method: the contenders of a row are timed interleaved (round-robin, order rotating per repeat, GC off);",
+        "Method: the contenders of a row are timed interleaved (a new seeded random order each repeat, GC off);",
         f"a sample is k calls (~{target_s * 1e3:.0f} ms; k = 1 from n = {fmt_n(LARGE_N)}); shown: median over 'reps' "
         "samples of sample time / k.",
         "input 'fresh': each call is timed alone right after an untimed np.copyto restore of its input "
