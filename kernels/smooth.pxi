@@ -32,17 +32,15 @@ cdef extern from "vmath.h" nogil:
 # Constants are macros, not module globals: with -fno-strict-aliasing a store through the
 # output pointer may alias a global, which also blocks vectorisation.
 #
-# Float32 forwards use the float32-native functions of vmathf.h (16 lanes per AVX-512
-# vector instead of 8; within 2.4 ulp over the float32 range, see the table in vmathf.h;
-# exact gelu and its gradient evaluate their tail function in double inside). The float32 backwards of silu, gelu (both
-# forms) and softplus are float32-native too (vmathf.h's rk_*_gradf, and the softplus
-# gradient below): the silu/gelu derivatives, which cancel near their roots, are formed
-# with float-float pairs and a root polynomial there (within 2.2 ulp on all 2^32 inputs,
-# grad = 1; 3.42 / 7.33 / 2.74 / 1.92 -> 1.69 / 4.45 / 2.17 / 1.18 ns per element on one
-# core for silu / gelu / gelu(tanh) / softplus, against the double evaluation). The
-# elu family's backward (a load, an add, a product: 0.33 ns per element, memory-bound) stays
-# in double. Float64 needs more care in three places, each noted
-# below: the rounding of an argument amplified by exp/erfc in a tail (gelu), a constant
+# The float32 kernels call vmathf.h (see its header for each function's error and
+# speed): silu, softplus and softplus's gradient (1 - e^-z) run in float (16 lanes per
+# AVX-512 vector); exact gelu, gelu(tanh) and the gradients of silu, gelu and gelu(tanh),
+# which cancel near their roots, take the float argument to double, evaluate one quotient
+# around one lean double exponential and round once, with a polynomial in (x - root) next
+# to the root. That replaced float-float pairs (one core, ns per element, silu' / gelu' /
+# gelu(tanh)': 1.69 / 4.45 / 2.17 -> 1.25-1.4 / 1.69 / 1.36; softplus' 1.18 -> 0.65-0.7 in
+# float). The elu family's backward (a load, an add, a product: 0.33 ns per element,
+# memory-bound) stays in double. Float64 needs more care in three places, each noted below: the rounding of an argument amplified by exp/erfc in a tail (gelu), a constant
 # that is not a double (selu), and results that are subnormal (silu's and gelu's tails);
 # besides, the float64 silu and gelu gradients cancel near their roots and take double-double
 # terms and, for gelu, a fitted polynomial there (rk__xsig_grad, rk_gelu_grad_precise).
