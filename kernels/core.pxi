@@ -1004,7 +1004,7 @@ def prelu(x, weight, int axis=1, out=None, bint return_mask=False):
     if w is None:
         ch, slopes, slope_view = prelu_channels("prelu", a, weight, axis)
     else:                                   # the common case, without the general rules
-        ch, slopes, slope_view = axis % cnp.PyArray_NDIM(a), w, None
+        ch, slopes, slope_view = prelu_axis(a, axis), w, None
     y = prepare_out("prelu", a, out, "x")
     if y is not a and out is not None and overlaps(a, y) and not same_view(a, y):
         a = a.copy()
@@ -1043,9 +1043,16 @@ cdef object prelu_ready_weight(cnp.ndarray a, object weight, int axis):
     if (cnp.PyArray_NDIM(w) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(w)
             or not cnp.PyArray_ISALIGNED(w)
             or not PyArray_EquivTypes(cnp.PyArray_DESCR(w), cnp.PyArray_DESCR(a))
-            or cnp.PyArray_DIMS(w)[0] != cnp.PyArray_DIMS(a)[axis % nd]):
+            or cnp.PyArray_DIMS(w)[0] != cnp.PyArray_DIMS(a)[prelu_axis(a, axis)]):
         return None
     return w
+
+
+cdef inline int prelu_axis(cnp.ndarray a, int axis) noexcept:
+    # axis in [-ndim, ndim) (checked by the caller) as an index in [0, ndim). Not axis % ndim:
+    # this module is compiled with cdivision, where -3 % 4 is -3 (C), and a negative axis read
+    # the shape before its first entry and ran as one channel.
+    return axis + cnp.PyArray_NDIM(a) if axis < 0 else axis
 
 
 cdef void prelu_dims(cnp.ndarray a, int ch, bint single, Py_ssize_t* dims) noexcept:
@@ -1113,7 +1120,7 @@ def prelu_backward(grad, x, weight, int axis=1):
         wshape = np.shape(weight)
         single = ch < 0 or np.size(weight) == 1
     else:                                   # the common case, without the general rules
-        ch, slopes = axis % cnp.PyArray_NDIM(a), <cnp.ndarray>w
+        ch, slopes = prelu_axis(a, axis), <cnp.ndarray>w
         wshape = (<object>w).shape
         single = cnp.PyArray_SIZE(<cnp.ndarray>w) == 1
     gx = <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 0)

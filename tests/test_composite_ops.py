@@ -213,6 +213,30 @@ def test_prelu_weight_forms(backend, case, dtype):
     check_grad_weight(gw, g, x, w, ax)
 
 
+@pytest.mark.parametrize("axis", [-4, -3, -2, -1, 0, 1, 2, 3])
+@pytest.mark.parametrize("dtype", COMPILED_DTYPES)
+def test_prelu_every_axis_with_weight_of_x_dtype(backend, axis, dtype):
+    """A weight array already of x's dtype takes the compiled entry point's shortcut, which
+    must turn a negative axis into its index itself: under C division -3 % 4 is -3, and that
+    once ran the call as one channel (read from before the shape) whenever the memory there
+    happened to hold the channel count."""
+    shape = (2, 3, 4, 5)
+    x = floats(4, shape, dtype, 0.2)
+    w = np.linspace(-0.75, 0.5, shape[axis]).astype(dtype)
+    want = exp_prelu(x, w, axis)
+    assert_same(relukit.prelu(x, w, axis), want, f"axis={axis}")
+    y, m = relukit.prelu(x, w, axis, return_mask=True)
+    assert_same(y, want, f"axis={axis}, with mask")
+    assert_same(m, pack(x > 0))
+    xi = x.copy()
+    relukit.prelu(xi, w, axis, out=xi)
+    assert_same(xi, want, f"axis={axis}, in place")
+    g = floats(5, shape, dtype, 0.0)
+    gx, gw = relukit.prelu_backward(g, x, w, axis)
+    assert_same(gx, exp_prelu_grad_x(g, x, w, axis), "grad_x")
+    check_grad_weight(gw, g, x, w, axis)
+
+
 def test_prelu_scalar_weight_gives_0d_grad_weight(backend):
     x = np.array([[-1.0, 2.0], [-3.0, 4.0]])
     g = np.array([[1.0, 1.0], [2.0, 1.0]])
