@@ -48,9 +48,21 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 # 10**6 (the likely reason: the automatic call follows NumPy's few hundred us, the forced
 # one the short Cython call, so only the latter finds the workers awake). So memory-bound ops switch only
 # where the data no longer fits in the caches (2^22 float32, 2^21 float64: 16 MiB, where
-# one call is ~2 ms and a wake-up is noise), and compute-bound ones at 2^17, where one
-# Cython thread takes 120-370 us (silu, gelu float32) and Numba's two save more than a
-# wake-up costs. The Numba mask kernels lose at every size (their bit packing and
+# one call is ~2 ms and a wake-up is noise). Compute-bound ops switch at 2^16 (float32) and
+# 2^15 (float64), what `python -m relukit tune` (2 ms idle before each call) chose here:
+#
+#   compute-bound        2^12  2^13  2^14  2^15  2^16  2^17  2^18  2^20  2^24
+#     float32            0.32  0.74  0.55  0.76  1.19  1.66  1.91  2.05  2.65
+#     float64            0.46  0.58  0.88  1.02  1.20  1.25  1.46  1.37  2.09
+#
+# and the benchmark agrees (contenders in random order, forced Cython / forced Numba, us):
+# float32 at 2^16 Numba wins every smooth op, elu forward 68 / 37, silu 46 / 25, gelu 85 /
+# 49, gelu' 114 / 55, elu' 22 / 18 (at 2^15 elu' still loses, 11 / 13); float64 at 2^15
+# silu 56 / 46, gelu 351 / 266, softplus' 64 / 52, except elu' 7 / 13, a light kernel. The
+# former 2^17 left every float32 smooth cell at 10^5 on one thread, at 0.30-0.86x
+# PyTorch, which goes parallel from 32,768 elements. A program that calls a compute-bound
+# op on 2^16-2^17 elements only every few tens of ms pays the wake-up instead (up to ~1 ms
+# here); `set_threshold` or the tuned file moves the switch. The Numba mask kernels lose at every size (their bit packing and
 # expansion do not vectorise; the Cython ones use SIMD intrinsics), so the mask class
 # never switches automatically: forcing the numba backend still runs them, and
 # `set_threshold("mask", ...)` can change this. `python -m relukit tune` measures the
@@ -60,7 +72,7 @@ DEFAULT_THRESHOLDS = {
     # class: (float32, float64)
     "memory-bound": (4_194_304, 2_097_152),
     "mask": (NEVER, NEVER),
-    "compute-bound": (131_072, 131_072),
+    "compute-bound": (65_536, 32_768),
 }
 
 
