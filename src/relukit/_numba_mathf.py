@@ -280,12 +280,22 @@ def rk_siluf(x):
 _GM_P = (0.028448619496282957, 0.18621410246667855, 0.570296104776986, 1.0020835276923337,
          1.0149587818996966, 0.499999999958323)
 _GM_Q = (0.14262040556280275, 0.9335330985249018, 2.894785125029215, 5.256290836823614,
-         5.789926379274875, 3.625686669434571)
+         5.789926379274875, 3.625686669434571, 1.0)
 _GELU_AMAX = 14.6
 _C1D, _C3D = 1.5957691216057308, 0.07135481627159093   # 2 sqrt(2/pi), 0.044715 of it
 _SHD = 6755399441055744.0                 # 1.5 * 2^52
 _EN = (0.00019790352511422037, 0.00139446610422654, 0.008333497062418222, 0.04166629492392924,
-       0.166666658689378, 0.5000000067690492)
+       0.166666658689378, 0.5000000067690492, 1.0, 1.0)
+
+
+@_jit
+def _hornerd(x, c):
+    # c[0] x^(n-1) + ... + c[n-1] (vmathf.h rkd__horner); c a global tuple, so the loop
+    # is unrolled with the coefficients as constants
+    p = c[0]
+    for i in range(1, len(c)):
+        p = p * x + c[i]
+    return p
 
 
 @_jit
@@ -294,34 +304,13 @@ def _exp_negd(t):
     kd = t * 1.4426950408889634 + _SHD
     n = kd - _SHD
     r = t - n * 0.6931471805599453
-    p = _EN[0]
-    p = p * r + _EN[1]
-    p = p * r + _EN[2]
-    p = p * r + _EN[3]
-    p = p * r + _EN[4]
-    p = p * r + _EN[5]
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _pow2d(n)
+    return _hornerd(r, _EN) * _pow2d(n)
 
 
 @_jit
 def _gelu_md(a):
     s = 0.5 * a
-    P = _GM_P[0]
-    P = P * s + _GM_P[1]
-    P = P * s + _GM_P[2]
-    P = P * s + _GM_P[3]
-    P = P * s + _GM_P[4]
-    P = P * s + _GM_P[5]
-    Q = _GM_Q[0]
-    Q = Q * s + _GM_Q[1]
-    Q = Q * s + _GM_Q[2]
-    Q = Q * s + _GM_Q[3]
-    Q = Q * s + _GM_Q[4]
-    Q = Q * s + _GM_Q[5]
-    Q = Q * s + 1.0
-    return _fdivd(P, Q)
+    return _fdivd(_hornerd(s, _GM_P), _hornerd(s, _GM_Q))
 
 
 @_jit
