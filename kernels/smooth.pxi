@@ -171,30 +171,69 @@ cdef extern from *:
         *dphi = xh + (xl + xh * cg);
     }
 
-    /* gelu exact: 0.5 x erfc(-x / sqrt 2); erfc keeps the negative tail accurate where
-     * 0.5 x (1 + erf) would cancel to 0, so gelu(-30) is tiny and negative.
-     * erfc's relative sensitivity to its argument grows like 2t^2, so the rounding
-     * of t = -x/sqrt 2 alone costs up to ~1,200 ulp near underflow. t is carried as
-     * t + tlo (the FMA-recovered product error plus 1/sqrt 2's own representation error)
-     * and erfc corrected to first order: erfc(t + tlo) = erfc(t) - 2/sqrt(pi) e^{-t^2} tlo,
-     * with e^{-t^2} = e^{-x^2/2} from the exp of x^2 split exactly, which rk_gelu_tail shares
-     * for x <= -26. -inf keeps the NaN of 0.5 x erfc(t) (-inf * 0). */
+    /* gelu exact, float64, in two pieces, each a leading term plus a smaller correction so
+     * that the fits' own rounding is damped:
+     *  - |x| < 0.5: gelu = x Phi(x) = 0.5 x + x^2 S(x^2), S(u) = erf(sqrt(u / 2)) / (2
+     *    sqrt(u)), a degree-8 polynomial in u = x^2 (mpmath Chebyshev fit on [0, 1/4],
+     *    2^-66.7 relative) whose terms fall off, so it rounds to ~0.6 ulp; x^2 = h + hl is
+     *    exact and 0.5 x + h S is one FMA. At x = -0.5 the two terms cancel by a factor 0.6.
+     *  - |x| >= 0.5: Phi(-a) = phi(a) / (a + g(a)) (a = |x|; Laplace's continued fraction,
+     *    g(a) = phi(a) / Phi(-a) - a, from 0.66 at a = 0.5 down to ~1/a), g a rational of
+     *    degree 9/10 in a (Loeb-Lawson fit at 50 digits on [0.5, 39], 2^-55.3 relative). g's
+     *    error reaches the result scaled by g / (a + g) <= 0.57, and less than 1/a^2 in the
+     *    tail, where a single rational for Phi(-a) e^(a^2/2) had lost 2-6.5 ulp to its own
+     *    Horner rounding. a + g is a Fast2Sum pair, 1 / (a + g) a Newton-corrected pair,
+     *    x / sqrt(2 pi) a pair, and e^(-a^2/2) = (1 + p) 2^n comes from rk__exp_core with a^2
+     *    split exactly (rounding a^2 would cost up to 1,200 ulp near underflow): for x < 0
+     *    only the last addition rounds before the scaling by 2^n, applied in two halves, the
+     *    second last (a subnormal result, x in [-38.6, -37.6], rounds twice at most, below
+     *    one ulp of 2^-1074). For x > 0, gelu = x - x Phi(-a) with Phi(-a) <= 0.31 in plain
+     *    double: its error is damped by Phi(-a) / Phi(a) <= 0.45.
+     * Beyond a = 39 Phi(-a) < 2^-1100: x for x > 0, x * 0 for x < 0 (-0.0; NaN for -inf, as
+     * the reference 0.5 x erfc(-x / sqrt 2)). A zero result keeps x's sign; NaN propagates.
+     * Max error 1.46 ulp on 16,000 points against mpmath, from 2.13 with the erfc form it
+     * replaces (four selected rationals for erfc, a double-double exponential for the
+     * correction of -x / sqrt 2's rounding and an asymptotic series below -26), and 2.5x
+     * faster: one core, uniform [-10, 10], 8.9 -> 3.55 ns per element. */
     RK_INLINE double rk_gelu_exact_precise(double v)
     {
-        double t = -v * RK_SQRT1_2;
-        double tlo = fma(-v, RK_SQRT1_2, -t) + (-v) * RK_SQRT1_2_LO;
-        tlo = RK_FABS(t) <= RK_DBL_MAX ? tlo : 0.0;
-        /* exp(-x^2/2) = exp(-t^2) to ~1e-13 relative, ample for the first-order term */
-        double x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v));
-        double h = x * x, hl = fma(x, x, -h);
-        double eh, el, s2;
-        rk__exp_dd(-0.5 * h, -0.5 * hl, &eh, &el, &s2);
-        double dens = RK_TWO_OVER_SQRTPI * (eh * s2);
-        double main = (0.5 * v) * (rk_erfc(t) - dens * tlo);
-        double fwd, dphi;
-        rk_gelu_tail(x, h, eh, el, &fwd, &dphi);
-        double tail = rk_select(v == -INFINITY, NAN, fwd * s2);
-        return rk_select(v <= -26.0, tail, main);
+        static const double S[9] = {2.1500886917598997e-09, -4.116937563407896e-08,
+            6.659549371017491e-07, -9.444654141793272e-06, 0.00011543468743320746,
+            -0.001187328215471571, 0.0099735570100356, -0.06649038006690544,
+            0.3989422804014327};
+        static const double GP[10] = {1.0271483134728662e-06, 2.7701186426809633e-05,
+            0.0003761847136534995, 0.0033005994349274144, 0.020412539242647822,
+            0.091906126171255, 0.301419425810712, 0.6980537452663613, 1.0482004616386018,
+            0.7978845607988319};
+        static const double GQ[11] = {1.0271483134767213e-06, 2.770118642593452e-05,
+            0.00037823901037076885, 0.003356001802131912, 0.021158746020980074,
+            0.09834111044576042, 0.340030712289403, 0.8632226154443514, 1.5439859279043868,
+            1.7691540337635667, 1.0};
+        double a = RK_FABS(v);
+        /* |x| < 0.5 */
+        double h = v * v, hl = fma(v, v, -h);
+        double s = rkd__horner(h, S, 9);
+        double small = fma(h, s, 0.5 * v) + hl * s;
+        small = rk_select(small == 0.0, v * 0.0, small);
+        /* |x| >= 0.5 */
+        double ac = rk_select(a > 39.0, 39.0, rk_select(a < 0.5, 0.5, a));
+        double hc = ac * ac, hcl = fma(ac, ac, -hc);
+        double n, rh, corr, s1, s2;
+        rk__exp_core(-0.5 * hc, -0.5 * hcl, &n, &rh, &corr);
+        rk__split_pow2(n, &s1, &s2);
+        double g = rkd__horner(ac, GP, 10) / rkd__horner(ac, GQ, 11);
+        double dh = ac + g, dl = g - (dh - ac);
+        double r = 1.0 / dh;
+        double e = fma(-dh, r, 1.0) - dl * r;                 /* 1 / (dh + dl) = r (1 + e) */
+        double m = v * RK_INV_SQRT_2PI;
+        double ml = fma(v, RK_INV_SQRT_2PI, -m) + v * RK_INV_SQRT_2PI_LO;
+        double y0 = m * r, y0l = fma(m, r, -y0) + (ml * r + y0 * e);
+        double p = rh + corr;
+        double neg = ((y0 + fma(y0, rh, fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2;
+        double T = (((RK_INV_SQRT_2PI * (1.0 + p)) * r) * s1) * s2;
+        double big = rk_select(v < 0.0, neg, fma(-v, T, v));
+        big = rk_select(a > 39.0, rk_select(v > 0.0, v, v * 0.0), big);
+        return rk_select(a < 0.5, small, big);
     }
 
     /* gelu' = Phi(x) + x phi(x) for float64, in three parts:

@@ -27,11 +27,11 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._numba_math import (_exp_core, _fdiv, _pow2i, rk_erfc, rk_exp, rk_exp_dd, rk_expm1, rk_fma,
-                          rk_log1p, rk_select)
-from ._numba_mathf import (rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf,
-                           rk_geluf, rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
-                           rk_softplus_corrf)
+from ._numba_math import (_exp_core, _fdiv, _pow2i, _split_n1, rk_erfc, rk_exp, rk_exp_dd,
+                          rk_expm1, rk_fma, rk_log1p, rk_select)
+from ._numba_mathf import (_hornerd, rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf,
+                           rk_gelu_tanhf, rk_geluf, rk_one_minus_expf, rk_selectf, rk_silu_gradf,
+                           rk_siluf, rk_softplus_corrf)
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
 # per item) large enough that the per-item bookkeeping is negligible.
@@ -539,20 +539,49 @@ def _gelu_tail(x, h, eh, el):
     return fwd, xh + (xl + xh * cg)
 
 
+_GELU_S = (2.1500886917598997e-09, -4.116937563407896e-08, 6.659549371017491e-07,
+           -9.444654141793272e-06, 0.00011543468743320746, -0.001187328215471571,
+           0.0099735570100356, -0.06649038006690544, 0.3989422804014327)
+_GELU_GP = (1.0271483134728662e-06, 2.7701186426809633e-05, 0.0003761847136534995,
+            0.0033005994349274144, 0.020412539242647822, 0.091906126171255, 0.301419425810712,
+            0.6980537452663613, 1.0482004616386018, 0.7978845607988319)
+_GELU_GQ = (1.0271483134767213e-06, 2.770118642593452e-05, 0.00037823901037076885,
+            0.003356001802131912, 0.021158746020980074, 0.09834111044576042, 0.340030712289403,
+            0.8632226154443514, 1.5439859279043868, 1.7691540337635667, 1.0)
+
+
 @_elementwise
 def _gelu_exact_precise(v):
-    t = -v * _SQRT1_2
-    tlo = rk_fma(-v, _SQRT1_2, -t) + (-v) * _SQRT1_2_LO
-    tlo = rk_select(abs(t) <= _DBL_MAX, tlo, 0.0)
-    x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v))
-    h = x * x
-    hl = rk_fma(x, x, -h)
-    eh, el, s2 = rk_exp_dd(-0.5 * h, -0.5 * hl)
-    dens = _TWO_OVER_SQRTPI * (eh * s2)
-    main = (0.5 * v) * (rk_erfc(t) - dens * tlo)
-    fwd, dphi = _gelu_tail(x, h, eh, el)
-    tail = rk_select(v == -math.inf, math.nan, fwd * s2)
-    return rk_select(v <= -26.0, tail, main)
+    # 0.5 x + x^2 S(x^2) below |x| = 0.5, phi(a) / (a + g(a)) from there (see
+    # rk_gelu_exact_precise in kernels/smooth.pxi)
+    a = abs(v)
+    h = v * v
+    hl = rk_fma(v, v, -h)
+    s = _hornerd(h, _GELU_S)
+    small = rk_fma(h, s, 0.5 * v) + hl * s
+    small = rk_select(small == 0.0, v * 0.0, small)
+    ac = rk_select(a > 39.0, 39.0, rk_select(a < 0.5, 0.5, a))
+    hc = ac * ac
+    hcl = rk_fma(ac, ac, -hc)
+    n, rh, corr = _exp_core(-0.5 * hc, -0.5 * hcl)
+    n1 = _split_n1(n)
+    s1 = _pow2i(n1)
+    s2 = _pow2i(n - n1)
+    g = _fdiv(_hornerd(ac, _GELU_GP), _hornerd(ac, _GELU_GQ))
+    dh = ac + g
+    dl = g - (dh - ac)
+    r = _fdiv(1.0, dh)
+    e = rk_fma(-dh, r, 1.0) - dl * r
+    m = v * _INV_SQRT_2PI
+    ml = rk_fma(v, _INV_SQRT_2PI, -m) + v * _INV_SQRT_2PI_LO
+    y0 = m * r
+    y0l = rk_fma(m, r, -y0) + (ml * r + y0 * e)
+    p = rh + corr
+    neg = ((y0 + rk_fma(y0, rh, rk_fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2
+    T = (((_INV_SQRT_2PI * (1.0 + p)) * r) * s1) * s2
+    big = rk_select(v < 0.0, neg, rk_fma(-v, T, v))
+    big = rk_select(a > 39.0, rk_select(v > 0.0, v, v * 0.0), big)
+    return rk_select(a < 0.5, small, big)
 
 
 _GELU_X0_HI = -0.7517915246935645
