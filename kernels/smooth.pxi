@@ -22,7 +22,6 @@ cdef extern from "vmath.h" nogil:
     double rk_exp(double)
     double rk_expm1(double)
     double rk_log1p(double)
-    double rk_erfc(double)
     double fma(double, double, double)
 
 # Constants and per-element functions are C (RK_INLINE = always_inline): Cython's
@@ -40,18 +39,14 @@ cdef extern from "vmath.h" nogil:
 # to the root. That replaced float-float pairs (one core, ns per element, silu' / gelu' /
 # gelu(tanh)': 1.69 / 4.45 / 2.17 -> 1.25-1.4 / 1.69 / 1.36; softplus' 1.18 -> 0.65-0.7 in
 # float). The elu family's backward (a load, an add, a product: 0.33 ns per element,
-# memory-bound) stays in double. Float64 needs more care in three places, each noted below: the rounding of an argument amplified by exp/erfc in a tail (gelu), a constant
+# memory-bound) stays in double. Float64 needs more care in three places, each noted
+# below: the rounding of an argument amplified by exp in a tail (gelu's x^2), a constant
 # that is not a double (selu), and results that are subnormal (silu's and gelu's tails);
 # besides, the float64 silu and gelu gradients cancel near their roots and take double-double
 # terms and, for gelu, a fitted polynomial there (rk__xsig_grad, rk_gelu_grad_precise).
 cdef extern from *:
     """
-    #define RK_SQRT1_2 0.70710678118654752440
-    #define RK_SQRT1_2_LO (-4.833646656726457e-17)     /* 1/sqrt 2 - RK_SQRT1_2 */
     #define RK_INV_SQRT_2PI 0.39894228040143267794
-    #define RK_TWO_OVER_SQRTPI 1.1283791670955126
-    #define RK_SQRT_2_OVER_PI 0.79788456080286535588
-    #define RK_GELU_TANH_C 0.044715
     #define RK_DBL_MAX 1.7976931348623157e308
 
     /* elu family: y = poscoef x where x > 0, else negcoef expm1(x / divisor); x <= 0 takes
@@ -137,38 +132,21 @@ cdef extern from *:
     }
 
     #define RK_INV_SQRT_2PI_LO (-2.49232720227773e-17)
-    #define RK_INV_SQRTPI 0.5641895835477563
 
-    /* gelu's far negative tail, x <= -26, through the asymptotic series
-     *     Phi(x) = phi(x) / |x| * S(z),  S(z) = sum (-1)^k (2k-1)!! z^k,  z = 1 / x^2:
-     * gelu(x) = -phi(x) S(z) and gelu'(x) = x phi(x) (1 - z S(z)). For z <= 1/26^2 the
-     * terms omitted below are < 2^-58 relative. The caller passes x clamped to [-39, 39]
-     * (past -39 both round to -0.0), h = x^2 and exp(-x^2/2) = (eh + el) s2 from
-     * rk__exp_dd; both results are returned as normal values to be multiplied by s2 LAST,
-     * so a subnormal result rounds once: 0.5 x erfc(t) with erfc(t) subnormal rounded twice
-     * and cost 13 ulp for x in [-38.5, -37.6]. Lanes with x > -26 compute garbage that the
-     * caller discards (z is kept finite). */
-    RK_INLINE void rk_gelu_tail(double x, double h, double eh, double el, double *fwd,
-                                double *dphi)
+    /* g(a) = phi(a) / Phi(-a) - a for a in [0.5, 39] (the tail of Laplace's continued
+     * fraction for Phi(-a) / phi(a)): a rational of degree 9/10 in a, Loeb-Lawson fit at 50
+     * digits, 2^-55.3 relative; 0.66 at a = 0.5, ~1/a for large a. */
+    RK_INLINE double rk__gelu_g(double a)
     {
-        double ph = RK_INV_SQRT_2PI * eh;                       /* phi = ph + pl */
-        double pl = fma(RK_INV_SQRT_2PI, eh, -ph)
-                    + (RK_INV_SQRT_2PI * el + RK_INV_SQRT_2PI_LO * eh);
-        double z = 1.0 / rk_select(h < 676.0, 676.0, h);
-        double c = 2027025.0;                                   /* S(z) - 1 = z c(z) */
-        c = c * z - 135135.0;
-        c = c * z + 10395.0;
-        c = c * z - 945.0;
-        c = c * z + 105.0;
-        c = c * z - 15.0;
-        c = c * z + 3.0;
-        c = c * z - 1.0;
-        double cs = z * c;                                      /* S(z) - 1 */
-        double cg = -z * (1.0 + cs);                            /* -z S(z) */
-        *fwd = -(ph + (pl + ph * cs));
-        double xh = x * ph;
-        double xl = fma(x, ph, -xh) + x * pl;
-        *dphi = xh + (xl + xh * cg);
+        static const double GP[10] = {1.0271483134728662e-06, 2.7701186426809633e-05,
+            0.0003761847136534995, 0.0033005994349274144, 0.020412539242647822,
+            0.091906126171255, 0.301419425810712, 0.6980537452663613, 1.0482004616386018,
+            0.7978845607988319};
+        static const double GQ[11] = {1.0271483134767213e-06, 2.770118642593452e-05,
+            0.00037823901037076885, 0.003356001802131912, 0.021158746020980074,
+            0.09834111044576042, 0.340030712289403, 0.8632226154443514, 1.5439859279043868,
+            1.7691540337635667, 1.0};
+        return rkd__horner(a, GP, 10) / rkd__horner(a, GQ, 11);
     }
 
     /* gelu exact, float64, in two pieces, each a leading term plus a smaller correction so
@@ -201,14 +179,6 @@ cdef extern from *:
             6.659549371017491e-07, -9.444654141793272e-06, 0.00011543468743320746,
             -0.001187328215471571, 0.0099735570100356, -0.06649038006690544,
             0.3989422804014327};
-        static const double GP[10] = {1.0271483134728662e-06, 2.7701186426809633e-05,
-            0.0003761847136534995, 0.0033005994349274144, 0.020412539242647822,
-            0.091906126171255, 0.301419425810712, 0.6980537452663613, 1.0482004616386018,
-            0.7978845607988319};
-        static const double GQ[11] = {1.0271483134767213e-06, 2.770118642593452e-05,
-            0.00037823901037076885, 0.003356001802131912, 0.021158746020980074,
-            0.09834111044576042, 0.340030712289403, 0.8632226154443514, 1.5439859279043868,
-            1.7691540337635667, 1.0};
         double a = RK_FABS(v);
         /* |x| < 0.5 */
         double h = v * v, hl = fma(v, v, -h);
@@ -221,7 +191,7 @@ cdef extern from *:
         double n, rh, corr, s1, s2;
         rk__exp_core(-0.5 * hc, -0.5 * hcl, &n, &rh, &corr);
         rk__split_pow2(n, &s1, &s2);
-        double g = rkd__horner(ac, GP, 10) / rkd__horner(ac, GQ, 11);
+        double g = rk__gelu_g(ac);
         double dh = ac + g, dl = g - (dh - ac);
         double r = 1.0 / dh;
         double e = fma(-dh, r, 1.0) - dl * r;                 /* 1 / (dh + dl) = r (1 + e) */
@@ -236,44 +206,41 @@ cdef extern from *:
         return rk_select(a < 0.5, small, big);
     }
 
-    /* gelu' = Phi(x) + x phi(x) for float64, in three parts:
-     *  - around the root x0 = -0.75179 (x in [-1.3, -0.25]): Phi and x phi cancel, and
-     *    erfc's own error (up to 1.5 ulp) is amplified up to Phi / |gelu'| times, without
+    /* gelu' = Phi(x) + x phi(x) for float64, in three parts (the forward's pieces,
+     * rk_gelu_exact_precise):
+     *  - around the root x0 = -0.75179 (x in [-1.0, -0.4]): Phi and x phi cancel, without
      *    bound at x0: gelu' = d Q(d), d = x - x0 (x0 as hi + lo, the first subtraction exact
-     *    by Sterbenz near x0), Q a degree-17 polynomial fitted (mpmath, 60 digits, least
-     *    squares at Chebyshev nodes, relative error with the coefficients rounded < 0.4 ulp,
-     *    the leading one, gelu''(x0), as hi + lo);
-     *  - x <= -26: rk_gelu_tail, one rounding into the subnormals (x phi(x) rounded there
-     *    first cost 40 ulp at x = -37.8);
-     *  - elsewhere Phi = 0.5 erfc(t) - e^{-t^2} tlo / sqrt(pi) with t = -x/sqrt 2 + tlo as in
-     *    the forward (the rounding of t, amplified 2t^2 times, cost ~1 ulp for x < -20), and
-     *    x phi(x) = x e^{-x^2/2} / sqrt(2 pi) in double-double, summed with one rounding.
-     * Measured before: up to 43 ulp at 1/32 from the root and 4-7 ulp over [-30, -1.3]. The
-     * former evaluation gave NaN for x = +-inf; that is kept. */
+     *    by Sterbenz near x0), Q a degree-17 polynomial fitted on [-1.3, -0.25] (mpmath, 60
+     *    digits, least squares at Chebyshev nodes, relative error with the coefficients
+     *    rounded < 0.4 ulp, the leading one, gelu''(x0), as hi + lo). Measured in bins of
+     *    [-1.35, -0.2] (4,001 points), the polynomial errs up to 1.1-1.9 ulp on [-1.0, -0.4]
+     *    and 1.3-2.2 beyond, the forms below 1.0-1.4 beyond and up to 3-225 within;
+     *  - |x| < 0.5 otherwise: 0.5 + x U(x^2), U a degree-8 polynomial in x^2 (mpmath
+     *    Chebyshev fit on [0, 1/4], 2^-63.3 relative); at x = -0.4 the terms cancel by 1.5;
+     *  - |x| >= 0.5 otherwise, with a = |x|, phi = e^(-a^2/2) / sqrt(2 pi) and
+     *    Phi(-a) = phi / (a + g(a)) as in the forward:
+     *      x >= 0.5:   1 + phi (a - 1 / (a + g)), the second term below 0.15 of the first;
+     *      x <= -1.0:  phi (1 - a^2 - a g) / (a + g), with 1 - a^2 - a g summed as a pair
+     *                  from a^2 = h + hl and a g = product + FMA error (g's own error reaches
+     *                  the result scaled by a g / |1 - a^2 - a g|, 0.6 at x = -1), and the
+     *                  rest carried as pairs to one rounding before the last power of two.
+     * It replaces Phi = 0.5 erfc(-x / sqrt 2) corrected for the rounding of its argument plus
+     * x phi in double-double, with an asymptotic series below -26 (four selected rationals
+     * for erfc and a double-double exponential). gelu'(+-inf) is NaN, as before. */
     #define RK_GELU_X0_HI (-0.7517915246935645)
     #define RK_GELU_X0_LO 1.4956759177009883e-17
     #define RK_GELU_Q0_HI 0.4314939923140469
     #define RK_GELU_Q0_LO 2.7308688141129613e-17
     RK_INLINE double rk_gelu_grad_precise(double g, double v)
     {
+        static const double U[9] = {3.846195605077609e-08, -6.584853049346171e-07,
+            9.323283900346842e-06, -0.00011333583295789633, 0.00115434687252034,
+            -0.009498625723666847, 0.0598413420602106, -0.26596152026762176,
+            0.7978845608028654};
         double x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v));
-        /* main */
-        double t = -x * RK_SQRT1_2;
-        double tlo = fma(-x, RK_SQRT1_2, -t) + (-x) * RK_SQRT1_2_LO;
-        double h = x * x, hl = fma(x, x, -h);
-        double eh, el, s2;
-        rk__exp_dd(-0.5 * h, -0.5 * hl, &eh, &el, &s2);
-        double E = eh * s2, El = el * s2;                         /* exp(-x^2/2) */
-        double ph = RK_INV_SQRT_2PI * E;
-        double pl = fma(RK_INV_SQRT_2PI, E, -ph)
-                    + (RK_INV_SQRT_2PI * El + RK_INV_SQRT_2PI_LO * E);
-        double xh = x * ph;
-        double xl = fma(x, ph, -xh) + x * pl;
-        double cdf = 0.5 * rk_erfc(t);
-        double sh = cdf + xh, sb = sh - cdf;
-        double sl = ((cdf - (sh - sb)) + (xh - sb)) + (xl - (RK_INV_SQRTPI * E) * tlo);
-        double gh = g * sh;
-        double main = gh + (fma(g, sh, -gh) + g * sl);
+        double a = RK_FABS(x);
+        /* |x| < 0.5 */
+        double small = g * fma(x, rkd__horner(x * x, U, 9), 0.5);
         /* near the root */
         double d = (x - RK_GELU_X0_HI) - RK_GELU_X0_LO;
         double q = -2.1777305476935804e-09;
@@ -295,12 +262,33 @@ cdef extern from *:
         q = q * d + 0.388284982990552;
         q = RK_GELU_Q0_HI + (RK_GELU_Q0_LO + q * d);
         double root = g * (d * q);
-        /* tail */
-        double fwd, dphi;
-        rk_gelu_tail(x, h, eh, el, &fwd, &dphi);
-        double tail = (g * dphi) * s2;
-        double r = rk_select((x >= -1.3) & (x <= -0.25), root, rk_select(x <= -26.0, tail, main));
-        return rk_select(RK_FABS(v) == INFINITY, NAN, r);
+        /* |x| >= 0.5 */
+        double ac = rk_select(a < 0.5, 0.5, a);
+        double hc = ac * ac, hcl = fma(ac, ac, -hc);
+        double n, rh, corr, s1, s2;
+        rk__exp_core(-0.5 * hc, -0.5 * hcl, &n, &rh, &corr);
+        rk__split_pow2(n, &s1, &s2);
+        double gf = rk__gelu_g(ac);
+        double dh = ac + gf, dl = gf - (dh - ac);
+        double r = 1.0 / dh;
+        double e = fma(-dh, r, 1.0) - dl * r;                 /* 1 / (dh + dl) = r (1 + e) */
+        double p = rh + corr;
+        double phi = ((RK_INV_SQRT_2PI * (1.0 + p)) * s1) * s2;
+        double pos = fma(g, phi * (ac - (r + r * e)), g);
+        double n1 = 1.0 - hc, nb = n1 - 1.0;                   /* 1 - a^2 - a g as nh + nl */
+        double n1l = (1.0 - (n1 - nb)) + (-hc - nb);
+        double agh = ac * gf, agl = fma(ac, gf, -agh);
+        double nh = n1 - agh, nbb = nh - n1;
+        double nl = ((n1 - (nh - nbb)) + (-agh - nbb)) + ((n1l - hcl) - agl);
+        double m = g * RK_INV_SQRT_2PI;
+        double ml = fma(g, RK_INV_SQRT_2PI, -m) + g * RK_INV_SQRT_2PI_LO;
+        double z = m * nh, zl = fma(m, nh, -z) + (ml * nh + m * nl);
+        double y0 = z * r, y0l = fma(z, r, -y0) + (zl * r + y0 * e);
+        double neg = ((y0 + fma(y0, rh, fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2;
+        double big = rk_select(x < 0.0, neg, pos);
+        double res = rk_select((x >= -1.0) & (x <= -0.4), root,
+                               rk_select(a < 0.5, small, big));
+        return rk_select(RK_FABS(v) == INFINITY, NAN, res);
     }
 
     /* float32 forms (vmathf.h). elu: the coefficients rounded to float, x <= 0 takes the
@@ -573,7 +561,7 @@ cdef void silu_grad_kernel(const real* a, const real* b, const real* c, const ui
             y[i] = silu_grad_precise(a[i], b[i])
 
 
-# ---- gelu: params[0] = 0 exact (erfc), 1 tanh approximation ----
+# ---- gelu: params[0] = 0 exact, 1 tanh approximation ----
 cdef void gelu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                       real* y, uint8_t* mask_out, Py_ssize_t n,
                       const double* params) noexcept nogil:

@@ -2,7 +2,7 @@
  * vmath.h -- branch-free, vectorisable double-precision elementary functions for the
  * smooth ReLU-family activations (elu, selu, celu, softplus, silu, gelu, ...).
  *
- *   rk_exp, rk_expm1, rk_log1p, rk_erfc
+ *   rk_exp, rk_expm1, rk_log1p
  *
  * Why not libm: a loop `y[i] = exp(x[i])` compiles to one scalar call per element, which
  * gcc cannot vectorise without -ffast-math (and -ffast-math breaks NaN / signed-zero
@@ -22,7 +22,7 @@
  * over the whole range incl. subnormal inputs, dense on the active range, interval
  * boundaries, special values), max error in ulps of the exact value, gcc 12 -O3
  * -march=native (FMA contraction) / Numba:
- *   exp 0.74/0.75, expm1 1.14/0.97, log1p 0.74/0.79, erfc 1.49/1.64.
+ *   exp 0.74/0.75, expm1 1.14/0.97, log1p 0.74/0.79.
  * Float32 callers evaluate in double and round once to float: all float32 results
  * measured correctly rounded (<= 0.5 ulp) on ~1e5 inputs per function.
  *
@@ -119,12 +119,13 @@ RK_INLINE double rk__pow2i(double k)
 #define RK__LN2LO 1.90821492927058770002e-10  /* ln 2 - LN2HI    */
 
 /*
- * Core of exp/expm1 and the erfc tail. Argument a = hi + lo where hi is exact, |lo| small.
+ * Core of exp/expm1 (and of the callers' exponentials). Argument a = hi + lo where hi is
+ * exact, |lo| small.
  *   n  = nearest integer to a/ln2 (as a double, via the shifter),
  *   a  = n*ln2 + rh + rl, with rh = hi - n*LN2HI computed EXACTLY (the caller guarantees
  *        hi is a multiple of a power of two >= 2^-52 * ulp scale such that rh, of
- *        magnitude < 1, fits in 53 bits; true for any double hi with |hi| < 2^20 and for
- *        the erfc argument -z*z-0.5625), rl = lo - n*LN2LO (tiny, rounding harmless).
+ *        magnitude < 1, fits in 53 bits; true for any double hi with |hi| < 2^20), rl =
+ *        lo - n*LN2LO (tiny, rounding harmless).
  *   expm1(r) = rh + corr, corr = rl + r^2 * q(r), r = rh + rl, |r| <= ln2/2 + tiny.
  * q is the Taylor polynomial 1/2! + r/3! + ... + r^11/13!: the first neglected term
  * r^14/14! <= 0.3466^14/14! = 4e-18 relative, i.e. 0.04 ulp, so degree 13 is the lowest
@@ -292,149 +293,6 @@ RK_INLINE double rk_log1p(double x)
     y = rk__sel(x == -1.0, -INFINITY, y);
     y = rk__sel(x < -1.0, NAN, y);
     return rk__sel(x == 0.0, x, y);
-}
-
-/*
- * erf / erfc: the FreeBSD msun (Sun fdlibm) approximations, with their published
- * coefficients, made branch-free. Four intervals of |x|, each a rational P(t)/Q(t):
- *   I0 [0, 0.84375):       t = x^2,      erf = x + x*P/Q
- *   I1 [0.84375, 1.25):    t = |x| - 1,  erf = erx + P/Q   (erx = erf(1) to 24 bits)
- *   I2 [1.25, 1/0.35):     t = 1/x^2,    erfc = exp(-x^2 - 0.5625 + P/Q) / |x|
- *   I3 [1/0.35, 28]:       t = 1/x^2,    same form, other coefficients
- * Instead of evaluating four rationals, each lane SELECTS its interval's coefficients
- * (the shorter polynomials padded with zero leading coefficients, which leaves Horner's
- * result unchanged) and one numerator (degree 7) and one denominator (degree 8) are
- * evaluated, with one division: cheaper than four rationals and four divisions.
- */
-#define RK__ERX 8.45062911510467529297e-01
-#define RK__ERF_SPLIT1 0.84375
-#define RK__ERF_SPLIT2 1.25
-#define RK__ERF_SPLIT3 2.8571434020996094   /* 0x1.6db6ep+1 ~ 1/0.35 */
-
-RK_INLINE double rk__erf_ratio(double ax)
-{
-    /* Interval weights: exactly one of w0..w3 is 1.0, the others +0.0. A coefficient is
-     * selected as w0*c0 + w1*c1 + w2*c2 + w3*c3, which is EXACT (the products are c or 0,
-     * and c + 0 = c), contraction-proof, and keeps the 64 coefficients as FP constants
-     * (memory-broadcast operands). Selecting them with integer bit masks instead made gcc
-     * rematerialise each constant per iteration (movabs + vpbroadcastq), 3-4x slower. */
-    uint64_t m0 = rk__mask(ax < RK__ERF_SPLIT1), m1 = rk__mask(ax < RK__ERF_SPLIT2),
-             m2 = rk__mask(ax < RK__ERF_SPLIT3);
-    uint64_t one = rk__bits(1.0);
-    double w0 = rk__from_bits(one & m0);
-    double w1 = rk__from_bits(one & ~m0 & m1);
-    double w2 = rk__from_bits(one & ~m1 & m2);
-    double w3 = rk__from_bits(one & ~m2);
-    /* 1/x^2 only where it is used: the operand is kept in [1.25, 28] so that no lane divides
-     * by zero or overflows. */
-    double at = rk__sel(ax < RK__ERF_SPLIT2, RK__ERF_SPLIT2, rk__sel(ax > 28.0, 28.0, ax));
-    double t_sq = ax * ax, t_lin = ax - 1.0, t_inv = 1.0 / (at * at);
-    double t = rk__blend(m0, t_sq, rk__blend(m1, t_lin, t_inv));
-#define RK__SEL(a, b, c, d) ((((w0 * (a)) + w1 * (b)) + w2 * (c)) + w3 * (d))
-    /*                      I0 (pp/qq)                I1 (pa/qa)                I2 (ra/sa)                I3 (rb/sb) */
-    double P = RK__SEL(0.0,                       0.0,                      -9.81432934416914548592e+00, 0.0);
-    P = P * t + RK__SEL(0.0,                      -2.16637559486879084300e-03, -8.12874355063065934246e+01, -4.83519191608651397019e+02);
-    P = P * t + RK__SEL(0.0,                       3.54783043256182359371e-02, -1.84605092906711035994e+02, -1.02509513161107724954e+03);
-    P = P * t + RK__SEL(-2.37630166566501626084e-05, -1.10894694282396677476e-01, -1.62396669462573470355e+02, -6.37566443368389627722e+02);
-    P = P * t + RK__SEL(-5.77027029648944159157e-03,  3.18346619901161753674e-01, -6.23753324503260060396e+01, -1.60636384855821916062e+02);
-    P = P * t + RK__SEL(-2.84817495755985104766e-02, -3.72207876035701323847e-01, -1.05586262253232909814e+01, -1.77579549177547519889e+01);
-    P = P * t + RK__SEL(-3.25042107247001499370e-01,  4.14856118683748331666e-01, -6.93858572707181764372e-01, -7.99283237680523006574e-01);
-    P = P * t + RK__SEL( 1.28379167095512558561e-01, -2.36211856075265944077e-03, -9.86494403484714822705e-03, -9.86494292470009928597e-03);
-
-    double Q = RK__SEL(0.0,                       0.0,                      -6.04244152148580987438e-02, 0.0);
-    Q = Q * t + RK__SEL(0.0,                       0.0,                       6.57024977031928170135e+00, -2.24409524465858183362e+01);
-    Q = Q * t + RK__SEL(0.0,                       1.19844998467991074170e-02, 1.08635005541779435134e+02, 4.74528541206955367215e+02);
-    Q = Q * t + RK__SEL(-3.96022827877536812320e-06, 1.36370839120290507362e-02, 4.29008140027567833386e+02, 2.55305040643316442583e+03);
-    Q = Q * t + RK__SEL( 1.32494738004321644526e-04, 1.26171219808761642112e-01, 6.45387271733267880336e+02, 3.19985821950859553908e+03);
-    Q = Q * t + RK__SEL( 5.08130628187576562776e-03, 7.18286544141962662868e-02, 4.34565877475229228821e+02, 1.53672958608443695994e+03);
-    Q = Q * t + RK__SEL( 6.50222499887672944485e-02, 5.40397917702171048937e-01, 1.37657754143519042600e+02, 3.25792512996573918826e+02);
-    Q = Q * t + RK__SEL( 3.97917223959155352819e-01, 1.06420880400844228286e-01, 1.96512716674392571292e+01, 3.03380607434824582924e+01);
-    Q = Q * t + 1.0;
-#undef RK__SEL
-    return P / Q;
-}
-
-/*
- * exp(-a^2 - off + L) / d, the exp form shared by the erfc tail (msun: a in [1.25, 28],
- * off = 0.5625, L = P/Q, d = a) and relukit's erfc on [0.5, 1.25) (off = 0.75, L = the
- * polynomial of rk_erfc, d = 1).
- * -a^2 must not be rounded (its rounding error, up to ulp(784), would be multiplied into
- * the result by exp), so a is split as z + (a - z) with z = a truncated to 21 significant
- * bits: z*z and -z*z - off are exact (at most 44 significant bits for a in [0.5, 28]), and
- * -a^2 = -z*z + (z - a)*(z + a) where the second term is small. A single exp of the
- * exact-high/small-low pair is then evaluated by rk__exp_core (one exp instead of msun's
- * two). The division by d happens BEFORE the final power-of-two scaling, so subnormal
- * results (a > 26.6) are rounded only once.
- */
-RK_INLINE double rk__exp_negsq(double a, double off, double L, double d)
-{
-    double z = rk__from_bits(rk__bits(a) & UINT64_C(0xffffffff00000000));
-    double hi = -z * z - off;
-    double lo = (z - a) * (z + a) + L;
-    double n, rh, corr, s1, s2;
-    rk__exp_core(hi, lo, &n, &rh, &corr);
-    rk__split_pow2(n, &s1, &s2);
-    double e = rk__one_plus(rh, corr);
-    return ((e * s1) / d) * s2;
-}
-
-/*
- * erfc(x):
- *   x in (-0.84375, 0.5):  (1 - x) - x*y (msun's I0 rational y), with 1 - x kept exactly as
- *       a TwoSum pair, so only x*y (at most 4% of the result here) and the final addition
- *       round.
- *   x in [0.5, 1.25): NOT msun. There erfc falls to 0.077 while erf ~ 0.9, so msun's
- *       1 - erf forms cancel: 0.5 - (x*y + (x - 0.5)) and (1 - erx) - P/Q amplify the
- *       rounding errors of their rational approximations, measured up to 2.0 ulp near
- *       x = 0.843 and 1.83 ulp near 1.25. Instead erfc = exp(-x^2 - 0.75 + L(x)), with
- *       L(x) = log(erfc(x)) + x^2 + 0.75 in [-0.26, 0.27], a degree-14 polynomial in
- *       t = x - 0.875 (exact, Sterbenz) fitted with mpmath (Chebyshev, 60 digits; |error|
- *       with the coefficients rounded to double < 9.6e-18 = 0.09 ulp of the result). L is
- *       small so its rounding adds < 0.15 ulp; exp of the exact-high pair rounds once.
- *   x in (-1.25, -0.84375]: 1 + (erx + P/Q), result in [1.77, 1.93], no cancellation.
- *   |x| >= 1.25: msun's exp tail r for x > 0, 2 - r for x < 0.
- * The [0.5, 1.25) and tail lanes share ONE exp evaluation (their parameters are selected
- * per lane). erfc(x) underflows to 0 for x > 27.23 and is subnormal in ~[26.55, 27.23];
- * the far negative tail returns 2. NaN propagates (it takes the tail path).
- */
-RK_INLINE double rk_erfc(double x)
-{
-    double ax = RK_FABS(x);
-    double ratio = rk__erf_ratio(ax);
-
-    double xy = x * ratio;
-    double oh = 1.0 - x;                              /* TwoSum: 1 - x == oh + ol exactly */
-    double ob = oh - 1.0;
-    double ol = (1.0 - (oh - ob)) + (-x - ob);
-    double small = oh + (ol - xy);
-    double mid_neg = 1.0 + (RK__ERX + ratio);
-
-    double tn = x - 0.875;
-    double Ln = 2.1560377618307575e-08;
-    Ln = Ln * tn - 1.0300384908072515e-07;
-    Ln = Ln * tn + 2.6184709352496706e-07;
-    Ln = Ln * tn - 1.792749233875109e-07;
-    Ln = Ln * tn - 1.990103812219069e-06;
-    Ln = Ln * tn + 1.212319142895773e-05;
-    Ln = Ln * tn - 3.935046185150772e-05;
-    Ln = Ln * tn + 5.927672013505188e-05;
-    Ln = Ln * tn + 0.00020078816031289802;
-    Ln = Ln * tn - 0.002143997759135668;
-    Ln = Ln * tn + 0.011323339681368613;
-    Ln = Ln * tn - 0.04689605455992823;
-    Ln = Ln * tn + 0.17345830666613812;
-    Ln = Ln * tn - 0.6802197229548382;
-    Ln = Ln * tn - 0.017199436598551675;
-
-    int near = (x >= 0.5) & (ax < RK__ERF_SPLIT2);
-    double a_tail = rk__sel(ax > 28.0, 28.0, rk__sel(ax < RK__ERF_SPLIT2, RK__ERF_SPLIT2, ax));
-    double a = rk__sel(near, x, a_tail);
-    double r = rk__exp_negsq(a, rk__sel(near, 0.75, 0.5625), rk__sel(near, Ln, ratio),
-                             rk__sel(near, 1.0, a));
-    double r_neg = 2.0 - r;
-    double tail = rk__sel(x > 0.0, r, r_neg);
-    double y = rk__sel(ax < RK__ERF_SPLIT1, small, rk__sel(ax < RK__ERF_SPLIT2, mid_neg, tail));
-    return rk__sel(near, r, y);
 }
 
 #endif /* RELUKIT_VMATH_H */

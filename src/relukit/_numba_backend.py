@@ -27,8 +27,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._numba_math import (_exp_core, _fdiv, _pow2i, _split_n1, rk_erfc, rk_exp, rk_exp_dd,
-                          rk_expm1, rk_fma, rk_log1p, rk_select)
+from ._numba_math import (_exp_core, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd, rk_expm1,
+                          rk_fma, rk_log1p, rk_select)
 from ._numba_mathf import (_hornerd, rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf,
                            rk_gelu_tanhf, rk_geluf, rk_one_minus_expf, rk_selectf, rk_silu_gradf,
                            rk_siluf, rk_softplus_corrf)
@@ -469,15 +469,9 @@ def brelu_grad(g, x, b, y):
 # vectorisable functions of _numba_math (the twins of kernels/vmath.h; math.exp & co. would
 # be scalar libm calls) ----
 
-_SQRT1_2 = 0.70710678118654752440
-_SQRT1_2_LO = -4.833646656726457e-17
 _INV_SQRT_2PI = 0.39894228040143267794
-_TWO_OVER_SQRTPI = 1.1283791670955126
-_SQRT_2_OVER_PI = 0.79788456080286535588
-_GELU_TANH_C = 0.044715
 _DBL_MAX = 1.7976931348623157e308
 _INV_SQRT_2PI_LO = -2.49232720227773e-17
-_INV_SQRTPI = 0.5641895835477563
 
 # Per-element functions: the same formulas, guards and comments as the C ones in
 # kernels/smooth.pxi (rk_*_one there).
@@ -515,30 +509,6 @@ def _silu_one(v):
     return _x_sigmoid(v, v, 0.0)
 
 
-@_elementwise
-def _gelu_tail(x, h, eh, el):
-    # gelu and gelu' for x <= -26 by the asymptotic series of Phi, each to be multiplied
-    # by s2 last; x clamped to [-39, 39], h = x^2, exp(-x^2/2) = (eh + el) s2 (see
-    # rk_gelu_tail in kernels/smooth.pxi)
-    ph = _INV_SQRT_2PI * eh
-    pl = rk_fma(_INV_SQRT_2PI, eh, -ph) + (_INV_SQRT_2PI * el + _INV_SQRT_2PI_LO * eh)
-    z = _fdiv(1.0, rk_select(h < 676.0, 676.0, h))
-    c = 2027025.0
-    c = c * z - 135135.0
-    c = c * z + 10395.0
-    c = c * z - 945.0
-    c = c * z + 105.0
-    c = c * z - 15.0
-    c = c * z + 3.0
-    c = c * z - 1.0
-    cs = z * c
-    cg = -z * (1.0 + cs)
-    fwd = -(ph + (pl + ph * cs))
-    xh = x * ph
-    xl = rk_fma(x, ph, -xh) + x * pl
-    return fwd, xh + (xl + xh * cg)
-
-
 _GELU_S = (2.1500886917598997e-09, -4.116937563407896e-08, 6.659549371017491e-07,
            -9.444654141793272e-06, 0.00011543468743320746, -0.001187328215471571,
            0.0099735570100356, -0.06649038006690544, 0.3989422804014327)
@@ -548,6 +518,12 @@ _GELU_GP = (1.0271483134728662e-06, 2.7701186426809633e-05, 0.000376184713653499
 _GELU_GQ = (1.0271483134767213e-06, 2.770118642593452e-05, 0.00037823901037076885,
             0.003356001802131912, 0.021158746020980074, 0.09834111044576042, 0.340030712289403,
             0.8632226154443514, 1.5439859279043868, 1.7691540337635667, 1.0)
+
+
+@_elementwise
+def _gelu_g(a):
+    # phi(a) / Phi(-a) - a on [0.5, 39] (rk__gelu_g in kernels/smooth.pxi)
+    return _fdiv(_hornerd(a, _GELU_GP), _hornerd(a, _GELU_GQ))
 
 
 @_elementwise
@@ -567,7 +543,7 @@ def _gelu_exact_precise(v):
     n1 = _split_n1(n)
     s1 = _pow2i(n1)
     s2 = _pow2i(n - n1)
-    g = _fdiv(_hornerd(ac, _GELU_GP), _hornerd(ac, _GELU_GQ))
+    g = _gelu_g(ac)
     dh = ac + g
     dl = g - (dh - ac)
     r = _fdiv(1.0, dh)
@@ -590,28 +566,18 @@ _GELU_Q0_HI = 0.4314939923140469
 _GELU_Q0_LO = 2.7308688141129613e-17
 
 
+_GELU_U = (3.846195605077609e-08, -6.584853049346171e-07, 9.323283900346842e-06,
+           -0.00011333583295789633, 0.00115434687252034, -0.009498625723666847,
+           0.0598413420602106, -0.26596152026762176, 0.7978845608028654)
+
+
 @_elementwise
 def _gelu_grad_precise(g, v):
-    # float64 gelu': polynomial around the root, asymptotic tail, double-double elsewhere
-    # (see rk_gelu_grad_precise in kernels/smooth.pxi)
+    # float64 gelu': polynomial around the root, 0.5 + x U(x^2) below |x| = 0.5, the
+    # forward's phi / (a + g(a)) beyond (see rk_gelu_grad_precise in kernels/smooth.pxi)
     x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v))
-    t = -x * _SQRT1_2
-    tlo = rk_fma(-x, _SQRT1_2, -t) + (-x) * _SQRT1_2_LO
-    h = x * x
-    hl = rk_fma(x, x, -h)
-    eh, el, s2 = rk_exp_dd(-0.5 * h, -0.5 * hl)
-    E = eh * s2
-    El = el * s2
-    ph = _INV_SQRT_2PI * E
-    pl = rk_fma(_INV_SQRT_2PI, E, -ph) + (_INV_SQRT_2PI * El + _INV_SQRT_2PI_LO * E)
-    xh = x * ph
-    xl = rk_fma(x, ph, -xh) + x * pl
-    cdf = 0.5 * rk_erfc(t)
-    sh = cdf + xh
-    sb = sh - cdf
-    sl = ((cdf - (sh - sb)) + (xh - sb)) + (xl - (_INV_SQRTPI * E) * tlo)
-    gh = g * sh
-    main = gh + (rk_fma(g, sh, -gh) + g * sl)
+    a = abs(x)
+    small = g * rk_fma(x, _hornerd(x * x, _GELU_U), 0.5)
     d = (x - _GELU_X0_HI) - _GELU_X0_LO
     q = -2.1777305476935804e-09
     q = q * d - 3.3427170839783967e-08
@@ -632,10 +598,39 @@ def _gelu_grad_precise(g, v):
     q = q * d + 0.388284982990552
     q = _GELU_Q0_HI + (_GELU_Q0_LO + q * d)
     root = g * (d * q)
-    fwd, dphi = _gelu_tail(x, h, eh, el)
-    tail = (g * dphi) * s2
-    r = rk_select((x >= -1.3) & (x <= -0.25), root, rk_select(x <= -26.0, tail, main))
-    return rk_select(abs(v) == math.inf, math.nan, r)
+    ac = rk_select(a < 0.5, 0.5, a)
+    hc = ac * ac
+    hcl = rk_fma(ac, ac, -hc)
+    n, rh, corr = _exp_core(-0.5 * hc, -0.5 * hcl)
+    n1 = _split_n1(n)
+    s1 = _pow2i(n1)
+    s2 = _pow2i(n - n1)
+    gf = _gelu_g(ac)
+    dh = ac + gf
+    dl = gf - (dh - ac)
+    r = _fdiv(1.0, dh)
+    e = rk_fma(-dh, r, 1.0) - dl * r
+    p = rh + corr
+    phi = ((_INV_SQRT_2PI * (1.0 + p)) * s1) * s2
+    pos = rk_fma(g, phi * (ac - (r + r * e)), g)
+    t1 = 1.0 - hc
+    nb = t1 - 1.0
+    t1l = (1.0 - (t1 - nb)) + (-hc - nb)
+    agh = ac * gf
+    agl = rk_fma(ac, gf, -agh)
+    nh = t1 - agh
+    nbb = nh - t1
+    nl = ((t1 - (nh - nbb)) + (-agh - nbb)) + ((t1l - hcl) - agl)
+    m = g * _INV_SQRT_2PI
+    ml = rk_fma(g, _INV_SQRT_2PI, -m) + g * _INV_SQRT_2PI_LO
+    z = m * nh
+    zl = rk_fma(m, nh, -z) + (ml * nh + m * nl)
+    y0 = z * r
+    y0l = rk_fma(z, r, -y0) + (zl * r + y0 * e)
+    neg = ((y0 + rk_fma(y0, rh, rk_fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2
+    big = rk_select(x < 0.0, neg, pos)
+    res = rk_select((x >= -1.0) & (x <= -0.4), root, rk_select(a < 0.5, small, big))
+    return rk_select(abs(v) == math.inf, math.nan, res)
 
 
 _GELU_K_HI = 0.044715

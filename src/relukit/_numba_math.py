@@ -2,10 +2,9 @@
 
 The same algorithms, constants and evaluation order as ``kernels/vmath.h``; see that file
 for the numerical reasoning (Cody-Waite reduction with an unevaluated (hi, corr) expm1 of
-the reduced argument, TwoSum/Fast2Sum compensations, fdlibm log1p, msun erf/erfc with
-per-lane coefficient selection, tanh by a fitted odd polynomial below 0.625). Functions:
+the reduced argument, TwoSum/Fast2Sum compensations, fdlibm log1p). Functions:
 
-    rk_exp, rk_expm1, rk_log1p, rk_erfc   (float64 -> float64)
+    rk_exp, rk_expm1, rk_log1p            (float64 -> float64)
     rk_exp_dd(hi, lo)                     (exp as a scaled double-double, vmath.h rk__exp_dd)
     rk_select(cond, a, b)                                            (branch-free select)
 
@@ -104,11 +103,6 @@ _LOG_OFF = 0x3FF0000000000000 - 0x3FE6A09E667F3BCD
 _SQRTH_BITS = 0x3FE6A09E667F3BCD
 _MANT = 0x000FFFFFFFFFFFFF
 _TWO52_BITS = 0x4330000000000000
-_HI32 = -4294967296                    # 0xffffffff00000000 as int64
-_ERX = 8.45062911510467529297e-01
-_S1 = 0.84375
-_S2 = 1.25
-_S3 = 2.8571434020996094               # 0x1.6db6ep+1 ~ 1/0.35
 _INF = math.inf
 _NAN = math.nan
 
@@ -246,89 +240,3 @@ def rk_log1p(x):
     y = _sel(x == -1.0, -_INF, y)
     y = _sel(x < -1.0, _NAN, y)
     return _sel(x == 0.0, x, y)
-
-
-@_jit
-def _erf_ratio(ax):
-    # msun erf/erfc rational P(t)/Q(t), coefficients selected per lane with exact 0/1
-    # weights (see vmath.h rk__erf_ratio)
-    i0 = ax < _S1
-    i1 = ax < _S2
-    i2 = ax < _S3
-    # exact 0/1 interval weights: a coefficient is w0*c0 + w1*c1 + w2*c2 + w3*c3 (exact)
-    w0 = _sel(i0, 1.0, 0.0)
-    w1 = _sel(i0, 0.0, _sel(i1, 1.0, 0.0))
-    w2 = _sel(i1, 0.0, _sel(i2, 1.0, 0.0))
-    w3 = _sel(i2, 0.0, 1.0)
-    at = _sel(ax < _S2, _S2, _sel(ax > 28.0, 28.0, ax))
-    t_sq = ax * ax
-    t_lin = ax - 1.0
-    t_inv = _fdiv(1.0, at * at)
-    t = _sel(i0, t_sq, _sel(i1, t_lin, t_inv))
-    P = (((w0 * 0.0 + w1 * 0.0) + w2 * -9.81432934416914548592e+00) + w3 * 0.0)
-    P = P * t + (((w0 * 0.0 + w1 * -2.16637559486879084300e-03) + w2 * -8.12874355063065934246e+01) + w3 * -4.83519191608651397019e+02)
-    P = P * t + (((w0 * 0.0 + w1 * 3.54783043256182359371e-02) + w2 * -1.84605092906711035994e+02) + w3 * -1.02509513161107724954e+03)
-    P = P * t + (((w0 * -2.37630166566501626084e-05 + w1 * -1.10894694282396677476e-01) + w2 * -1.62396669462573470355e+02) + w3 * -6.37566443368389627722e+02)
-    P = P * t + (((w0 * -5.77027029648944159157e-03 + w1 * 3.18346619901161753674e-01) + w2 * -6.23753324503260060396e+01) + w3 * -1.60636384855821916062e+02)
-    P = P * t + (((w0 * -2.84817495755985104766e-02 + w1 * -3.72207876035701323847e-01) + w2 * -1.05586262253232909814e+01) + w3 * -1.77579549177547519889e+01)
-    P = P * t + (((w0 * -3.25042107247001499370e-01 + w1 * 4.14856118683748331666e-01) + w2 * -6.93858572707181764372e-01) + w3 * -7.99283237680523006574e-01)
-    P = P * t + (((w0 * 1.28379167095512558561e-01 + w1 * -2.36211856075265944077e-03) + w2 * -9.86494403484714822705e-03) + w3 * -9.86494292470009928597e-03)
-    Q = (((w0 * 0.0 + w1 * 0.0) + w2 * -6.04244152148580987438e-02) + w3 * 0.0)
-    Q = Q * t + (((w0 * 0.0 + w1 * 0.0) + w2 * 6.57024977031928170135e+00) + w3 * -2.24409524465858183362e+01)
-    Q = Q * t + (((w0 * 0.0 + w1 * 1.19844998467991074170e-02) + w2 * 1.08635005541779435134e+02) + w3 * 4.74528541206955367215e+02)
-    Q = Q * t + (((w0 * -3.96022827877536812320e-06 + w1 * 1.36370839120290507362e-02) + w2 * 4.29008140027567833386e+02) + w3 * 2.55305040643316442583e+03)
-    Q = Q * t + (((w0 * 1.32494738004321644526e-04 + w1 * 1.26171219808761642112e-01) + w2 * 6.45387271733267880336e+02) + w3 * 3.19985821950859553908e+03)
-    Q = Q * t + (((w0 * 5.08130628187576562776e-03 + w1 * 7.18286544141962662868e-02) + w2 * 4.34565877475229228821e+02) + w3 * 1.53672958608443695994e+03)
-    Q = Q * t + (((w0 * 6.50222499887672944485e-02 + w1 * 5.40397917702171048937e-01) + w2 * 1.37657754143519042600e+02) + w3 * 3.25792512996573918826e+02)
-    Q = Q * t + (((w0 * 3.97917223959155352819e-01 + w1 * 1.06420880400844228286e-01) + w2 * 1.96512716674392571292e+01) + w3 * 3.03380607434824582924e+01)
-    Q = Q * t + 1.0
-    return _fdiv(P, Q)
-
-
-@_jit
-def _exp_negsq(a, off, L, d):
-    # exp(-a^2 - off + L) / d with -a^2 kept exact via z (see vmath.h rk__exp_negsq)
-    z = _from_bits(_bits(a) & _HI32)
-    hi = -z * z - off
-    lo = (z - a) * (z + a) + L
-    n, rh, corr = _exp_core(hi, lo)
-    n1 = _split_n1(n)
-    e = _one_plus(rh, corr)
-    return _fdiv(e * _pow2i(n1), d) * _pow2i(n - n1)
-
-
-@_jit
-def rk_erfc(x):
-    x = float(x)
-    ax = abs(x)
-    ratio = _erf_ratio(ax)
-    xy = x * ratio
-    oh = 1.0 - x                         # TwoSum: 1 - x == oh + ol exactly
-    ob = oh - 1.0
-    ol = (1.0 - (oh - ob)) + (-x - ob)
-    small = oh + (ol - xy)
-    mid_neg = 1.0 + (_ERX + ratio)
-    tn = x - 0.875
-    Ln = 2.1560377618307575e-08            # log(erfc(x)) + x^2 + 0.75 on [0.5, 1.25], t = x - 0.875
-    Ln = Ln * tn - 1.0300384908072515e-07
-    Ln = Ln * tn + 2.6184709352496706e-07
-    Ln = Ln * tn - 1.792749233875109e-07
-    Ln = Ln * tn - 1.990103812219069e-06
-    Ln = Ln * tn + 1.212319142895773e-05
-    Ln = Ln * tn - 3.935046185150772e-05
-    Ln = Ln * tn + 5.927672013505188e-05
-    Ln = Ln * tn + 0.00020078816031289802
-    Ln = Ln * tn - 0.002143997759135668
-    Ln = Ln * tn + 0.011323339681368613
-    Ln = Ln * tn - 0.04689605455992823
-    Ln = Ln * tn + 0.17345830666613812
-    Ln = Ln * tn - 0.6802197229548382
-    Ln = Ln * tn - 0.017199436598551675
-    near = (x >= 0.5) & (ax < _S2)
-    a_tail = _sel(ax > 28.0, 28.0, _sel(ax < _S2, _S2, ax))
-    a = _sel(near, x, a_tail)
-    r = _exp_negsq(a, _sel(near, 0.75, 0.5625), _sel(near, Ln, ratio), _sel(near, 1.0, a))
-    r_neg = 2.0 - r
-    tail = _sel(x > 0.0, r, r_neg)
-    y = _sel(ax < _S1, small, _sel(ax < _S2, mid_neg, tail))
-    return _sel(near, r, y)

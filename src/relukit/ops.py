@@ -441,8 +441,8 @@ register(Op(
     ref_forward=reference.gelu,
     ref_backward=reference.gelu_backward,
     formula=("GELU: ``x * Phi(x)``, Phi the standard normal CDF (``approximate='none'``, "
-             "via erfc), or ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`` "
-             "(``approximate='tanh'``)."),
+             "``0.5 * x * erfc(-x / sqrt 2)``), or "
+             "``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`` (``approximate='tanh'``)."),
     derivative="``grad * (Phi(x) + x * phi(x))`` (or the tanh form's derivative)",
     backward_needs="input",
     mask_bit="",
