@@ -149,6 +149,31 @@ cdef extern from *:
         return rkd__horner(a, GP, 10) / rkd__horner(a, GQ, 11);
     }
 
+    /* For a in [0.5, 39]: e^(-a^2/2) = (1 + rh + corr) s1 s2 (a^2 = h + hl split exactly,
+     * s2 to be applied last) and 1 / (a + g(a)) = r (1 + e), a + g a Fast2Sum pair and r
+     * Newton-corrected: the parts gelu and gelu' share. */
+    RK_INLINE void rk__gelu_parts(double a, double *h, double *hl, double *g, double *rh,
+                                  double *corr, double *s1, double *s2, double *r, double *e)
+    {
+        double n;
+        *h = a * a;
+        *hl = fma(a, a, -*h);
+        rk__exp_core(-0.5 * *h, -0.5 * *hl, &n, rh, corr);
+        rk__split_pow2(n, s1, s2);
+        *g = rk__gelu_g(a);
+        double dh = a + *g, dl = *g - (dh - a);
+        *r = 1.0 / dh;
+        *e = fma(-dh, *r, 1.0) - dl * *r;
+    }
+
+    /* (y0 + y0l) (1 + rh + corr) s1 s2: one rounding before the scaling, s2 last */
+    RK_INLINE double rk__gelu_scaled(double y0, double y0l, double rh, double corr, double s1,
+                                     double s2)
+    {
+        double p = rh + corr;
+        return ((y0 + fma(y0, rh, fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2;
+    }
+
     /* gelu exact, float64, in two pieces, each a leading term plus a smaller correction so
      * that the fits' own rounding is damped:
      *  - |x| < 0.5: gelu = x Phi(x) = 0.5 x + x^2 S(x^2), S(u) = erf(sqrt(u / 2)) / (2
@@ -187,20 +212,13 @@ cdef extern from *:
         small = rk_select(small == 0.0, v * 0.0, small);
         /* |x| >= 0.5 */
         double ac = rk_select(a > 39.0, 39.0, rk_select(a < 0.5, 0.5, a));
-        double hc = ac * ac, hcl = fma(ac, ac, -hc);
-        double n, rh, corr, s1, s2;
-        rk__exp_core(-0.5 * hc, -0.5 * hcl, &n, &rh, &corr);
-        rk__split_pow2(n, &s1, &s2);
-        double g = rk__gelu_g(ac);
-        double dh = ac + g, dl = g - (dh - ac);
-        double r = 1.0 / dh;
-        double e = fma(-dh, r, 1.0) - dl * r;                 /* 1 / (dh + dl) = r (1 + e) */
+        double hc, hcl, g, rh, corr, s1, s2, r, e;
+        rk__gelu_parts(ac, &hc, &hcl, &g, &rh, &corr, &s1, &s2, &r, &e);
         double m = v * RK_INV_SQRT_2PI;
         double ml = fma(v, RK_INV_SQRT_2PI, -m) + v * RK_INV_SQRT_2PI_LO;
         double y0 = m * r, y0l = fma(m, r, -y0) + (ml * r + y0 * e);
-        double p = rh + corr;
-        double neg = ((y0 + fma(y0, rh, fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2;
-        double T = (((RK_INV_SQRT_2PI * (1.0 + p)) * r) * s1) * s2;
+        double neg = rk__gelu_scaled(y0, y0l, rh, corr, s1, s2);
+        double T = (((RK_INV_SQRT_2PI * (1.0 + (rh + corr))) * r) * s1) * s2;
         double big = rk_select(v < 0.0, neg, fma(-v, T, v));
         big = rk_select(a > 39.0, rk_select(v > 0.0, v, v * 0.0), big);
         return rk_select(a < 0.5, small, big);
@@ -264,16 +282,9 @@ cdef extern from *:
         double root = g * (d * q);
         /* |x| >= 0.5 */
         double ac = rk_select(a < 0.5, 0.5, a);
-        double hc = ac * ac, hcl = fma(ac, ac, -hc);
-        double n, rh, corr, s1, s2;
-        rk__exp_core(-0.5 * hc, -0.5 * hcl, &n, &rh, &corr);
-        rk__split_pow2(n, &s1, &s2);
-        double gf = rk__gelu_g(ac);
-        double dh = ac + gf, dl = gf - (dh - ac);
-        double r = 1.0 / dh;
-        double e = fma(-dh, r, 1.0) - dl * r;                 /* 1 / (dh + dl) = r (1 + e) */
-        double p = rh + corr;
-        double phi = ((RK_INV_SQRT_2PI * (1.0 + p)) * s1) * s2;
+        double hc, hcl, gf, rh, corr, s1, s2, r, e;
+        rk__gelu_parts(ac, &hc, &hcl, &gf, &rh, &corr, &s1, &s2, &r, &e);
+        double phi = ((RK_INV_SQRT_2PI * (1.0 + (rh + corr))) * s1) * s2;
         double pos = fma(g, phi * (ac - (r + r * e)), g);
         double n1 = 1.0 - hc, nb = n1 - 1.0;                   /* 1 - a^2 - a g as nh + nl */
         double n1l = (1.0 - (n1 - nb)) + (-hc - nb);
@@ -284,7 +295,7 @@ cdef extern from *:
         double ml = fma(g, RK_INV_SQRT_2PI, -m) + g * RK_INV_SQRT_2PI_LO;
         double z = m * nh, zl = fma(m, nh, -z) + (ml * nh + m * nl);
         double y0 = z * r, y0l = fma(z, r, -y0) + (zl * r + y0 * e);
-        double neg = ((y0 + fma(y0, rh, fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2;
+        double neg = rk__gelu_scaled(y0, y0l, rh, corr, s1, s2);
         double big = rk_select(x < 0.0, neg, pos);
         double res = rk_select((x >= -1.0) & (x <= -0.4), root,
                                rk_select(a < 0.5, small, big));

@@ -527,6 +527,29 @@ def _gelu_g(a):
 
 
 @_elementwise
+def _gelu_parts(ac):
+    # for a = ac in [0.5, 39]: e^(-a^2/2) = (1 + rh + corr) s1 s2 and 1 / (a + g(a)) =
+    # r (1 + e), shared by gelu and gelu' (rk__gelu_parts in kernels/smooth.pxi)
+    hc = ac * ac
+    hcl = rk_fma(ac, ac, -hc)
+    n, rh, corr = _exp_core(-0.5 * hc, -0.5 * hcl)
+    n1 = _split_n1(n)
+    g = _gelu_g(ac)
+    dh = ac + g
+    dl = g - (dh - ac)
+    r = _fdiv(1.0, dh)
+    e = rk_fma(-dh, r, 1.0) - dl * r
+    return hc, hcl, g, rh, corr, _pow2i(n1), _pow2i(n - n1), r, e
+
+
+@_elementwise
+def _gelu_scaled(y0, y0l, rh, corr, s1, s2):
+    # (y0 + y0l) (1 + rh + corr) s1 s2 with one rounding before the scaling, s2 last
+    p = rh + corr
+    return ((y0 + rk_fma(y0, rh, rk_fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2
+
+
+@_elementwise
 def _gelu_exact_precise(v):
     # 0.5 x + x^2 S(x^2) below |x| = 0.5, phi(a) / (a + g(a)) from there (see
     # rk_gelu_exact_precise in kernels/smooth.pxi)
@@ -537,24 +560,13 @@ def _gelu_exact_precise(v):
     small = rk_fma(h, s, 0.5 * v) + hl * s
     small = rk_select(small == 0.0, v * 0.0, small)
     ac = rk_select(a > 39.0, 39.0, rk_select(a < 0.5, 0.5, a))
-    hc = ac * ac
-    hcl = rk_fma(ac, ac, -hc)
-    n, rh, corr = _exp_core(-0.5 * hc, -0.5 * hcl)
-    n1 = _split_n1(n)
-    s1 = _pow2i(n1)
-    s2 = _pow2i(n - n1)
-    g = _gelu_g(ac)
-    dh = ac + g
-    dl = g - (dh - ac)
-    r = _fdiv(1.0, dh)
-    e = rk_fma(-dh, r, 1.0) - dl * r
+    _, _, _, rh, corr, s1, s2, r, e = _gelu_parts(ac)
     m = v * _INV_SQRT_2PI
     ml = rk_fma(v, _INV_SQRT_2PI, -m) + v * _INV_SQRT_2PI_LO
     y0 = m * r
     y0l = rk_fma(m, r, -y0) + (ml * r + y0 * e)
-    p = rh + corr
-    neg = ((y0 + rk_fma(y0, rh, rk_fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2
-    T = (((_INV_SQRT_2PI * (1.0 + p)) * r) * s1) * s2
+    neg = _gelu_scaled(y0, y0l, rh, corr, s1, s2)
+    T = (((_INV_SQRT_2PI * (1.0 + (rh + corr))) * r) * s1) * s2
     big = rk_select(v < 0.0, neg, rk_fma(-v, T, v))
     big = rk_select(a > 39.0, rk_select(v > 0.0, v, v * 0.0), big)
     return rk_select(a < 0.5, small, big)
@@ -599,19 +611,8 @@ def _gelu_grad_precise(g, v):
     q = _GELU_Q0_HI + (_GELU_Q0_LO + q * d)
     root = g * (d * q)
     ac = rk_select(a < 0.5, 0.5, a)
-    hc = ac * ac
-    hcl = rk_fma(ac, ac, -hc)
-    n, rh, corr = _exp_core(-0.5 * hc, -0.5 * hcl)
-    n1 = _split_n1(n)
-    s1 = _pow2i(n1)
-    s2 = _pow2i(n - n1)
-    gf = _gelu_g(ac)
-    dh = ac + gf
-    dl = gf - (dh - ac)
-    r = _fdiv(1.0, dh)
-    e = rk_fma(-dh, r, 1.0) - dl * r
-    p = rh + corr
-    phi = ((_INV_SQRT_2PI * (1.0 + p)) * s1) * s2
+    hc, hcl, gf, rh, corr, s1, s2, r, e = _gelu_parts(ac)
+    phi = ((_INV_SQRT_2PI * (1.0 + (rh + corr))) * s1) * s2
     pos = rk_fma(g, phi * (ac - (r + r * e)), g)
     t1 = 1.0 - hc
     nb = t1 - 1.0
@@ -627,7 +628,7 @@ def _gelu_grad_precise(g, v):
     zl = rk_fma(m, nh, -z) + (ml * nh + m * nl)
     y0 = z * r
     y0l = rk_fma(z, r, -y0) + (zl * r + y0 * e)
-    neg = ((y0 + rk_fma(y0, rh, rk_fma(y0, corr, y0l * (1.0 + p)))) * s1) * s2
+    neg = _gelu_scaled(y0, y0l, rh, corr, s1, s2)
     big = rk_select(x < 0.0, neg, pos)
     res = rk_select((x >= -1.0) & (x <= -0.4), root, rk_select(a < 0.5, small, big))
     return rk_select(abs(v) == math.inf, math.nan, res)
