@@ -133,6 +133,13 @@ cdef extern from *:
 
     #define RK_INV_SQRT_2PI_LO (-2.49232720227773e-17)
 
+    /* (ah + al) (bh + bl) as a pair: the product, its FMA error and the cross terms */
+    RK_INLINE void rk__dd_mul(double ah, double al, double bh, double bl, double *p, double *pl)
+    {
+        *p = ah * bh;
+        *pl = fma(ah, bh, -*p) + (ah * bl + al * bh);
+    }
+
     /* g(a) = phi(a) / Phi(-a) - a for a in [0.5, 39] (the tail of Laplace's continued
      * fraction for Phi(-a) / phi(a)): a rational of degree 9/10 in a, Loeb-Lawson fit at 50
      * digits, 2^-55.3 relative; 0.66 at a = 0.5, ~1/a for large a. */
@@ -293,7 +300,8 @@ cdef extern from *:
         double nl = ((n1 - (nh - nbb)) + (-agh - nbb)) + ((n1l - hcl) - agl);
         double m = g * RK_INV_SQRT_2PI;
         double ml = fma(g, RK_INV_SQRT_2PI, -m) + g * RK_INV_SQRT_2PI_LO;
-        double z = m * nh, zl = fma(m, nh, -z) + (ml * nh + m * nl);
+        double z, zl;
+        rk__dd_mul(nh, nl, m, ml, &z, &zl);
         double y0 = z * r, y0l = fma(z, r, -y0) + (zl * r + y0 * e);
         double neg = rk__gelu_scaled(y0, y0l, rh, corr, s1, s2);
         double big = rk_select(x < 0.0, neg, pos);
@@ -419,10 +427,9 @@ cdef extern from *:
         /* g (fh + fl) (kh + kl) (W + Wl), double-double, then one rounding */
         double h = g * fh;
         double l = fma(g, fh, -h) + g * fl;
-        double h2 = h * kh;
-        double l2 = fma(h, kh, -h2) + (h * kl + l * kh);
-        double h3 = h2 * W;
-        double l3 = fma(h2, W, -h3) + (h2 * Wl + l2 * W);
+        double h2, l2, h3, l3;
+        rk__dd_mul(h, l, kh, kl, &h2, &l2);
+        rk__dd_mul(h2, l2, W, Wl, &h3, &l3);
         return (h3 + l3) * sc;
     }
 

@@ -521,6 +521,13 @@ _GELU_GQ = (1.0271483134767213e-06, 2.770118642593452e-05, 0.0003782390103707688
 
 
 @_elementwise
+def _dd_mul(ah, al, bh, bl):
+    # (ah + al) (bh + bl) as a pair: the product, its FMA error and the cross terms
+    p = ah * bh
+    return p, rk_fma(ah, bh, -p) + (ah * bl + al * bh)
+
+
+@_elementwise
 def _gelu_g(a):
     # phi(a) / Phi(-a) - a on [0.5, 39] (rk__gelu_g in kernels/smooth.pxi)
     return _fdiv(_hornerd(a, _GELU_GP), _hornerd(a, _GELU_GQ))
@@ -624,8 +631,7 @@ def _gelu_grad_precise(g, v):
     nl = ((t1 - (nh - nbb)) + (-agh - nbb)) + ((t1l - hcl) - agl)
     m = g * _INV_SQRT_2PI
     ml = rk_fma(g, _INV_SQRT_2PI, -m) + g * _INV_SQRT_2PI_LO
-    z = m * nh
-    zl = rk_fma(m, nh, -z) + (ml * nh + m * nl)
+    z, zl = _dd_mul(nh, nl, m, ml)
     y0 = z * r
     y0l = rk_fma(z, r, -y0) + (zl * r + y0 * e)
     neg = _gelu_scaled(y0, y0l, rh, corr, s1, s2)
@@ -699,10 +705,8 @@ def _xsig_grad(g, v, vlo, mh, ml):
     sc = rk_select(neg, s2, 1.0)
     h = g * fh
     l = rk_fma(g, fh, -h) + g * fl
-    h2 = h * kh
-    l2 = rk_fma(h, kh, -h2) + (h * kl + l * kh)
-    h3 = h2 * W
-    l3 = rk_fma(h2, W, -h3) + (h2 * Wl + l2 * W)
+    h2, l2 = _dd_mul(h, l, kh, kl)
+    h3, l3 = _dd_mul(h2, l2, W, Wl)
     return (h3 + l3) * sc
 
 
