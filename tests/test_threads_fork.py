@@ -312,3 +312,39 @@ print("numba warnings:", [str(i.message)[:120] for i in w
     for kernel in ("relu", "relu_mask", "mask_select"):
         assert any(kernel + "-" in f or f.startswith(f"_numba_backend.{kernel}-") for f in index_files), \
             f"no cache index for {kernel}: {index_files}"
+
+
+WIDTH_PROBE = """
+import llvmlite.binding as ll, numba
+{before}
+import relukit
+from relukit import _numba_backend
+avx512 = "+avx512f" in ll.get_host_cpu_features().flatten().split(",")
+print("avx512:", avx512)
+print("width:", _numba_backend.VECTOR_WIDTH)
+print("features:", numba.config.CPU_FEATURES)
+"""
+
+
+def _width_probe(before="", env=None):
+    r = run_python(WIDTH_PROBE.format(before=before), env=env, timeout=180)
+    assert r.returncode == 0, r.stderr
+    out = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())
+    return out["avx512"] == "True", out["width"], out["features"]
+
+
+def test_numba_vector_width_preference():
+    """Loading the Numba backend turns off LLVM's 256-bit preference on AVX-512 CPUs only
+    while Numba's code generator is still unset and the user set no CPU name or features."""
+    avx512, width, features = _width_probe()
+    if avx512:
+        assert width.startswith("512-bit") and features.endswith(",-prefer-256-bit")
+    else:
+        assert width.startswith("not applicable") and features == "None"
+    # the user's own settings win
+    _, width, features = _width_probe(env={"NUMBA_CPU_FEATURES": "+sse2"})
+    assert width.startswith("left to") and features == "+sse2"
+    # Numba already compiled something: its code generator is fixed, nothing is changed
+    _, width, features = _width_probe(before="numba.njit(lambda v: v + 1)(1.0)")
+    assert features == "None"
+    assert width.startswith("256-bit" if avx512 else "not applicable")

@@ -306,6 +306,7 @@ def show_config(file=None):
         lines += [
             f"  numba {numba.__version__}: threading layer {layer}, "
             f"{get_num_threads()} threads (max {_max_threads()})",
+            f"  numba vectors: {_numba_backend.VECTOR_WIDTH}",
             f"  numba cache: {numba.config.CACHE_DIR or 'next to relukit/_numba_backend.py (__pycache__)'}",
         ]
     else:
