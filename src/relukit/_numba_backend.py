@@ -712,8 +712,8 @@ def _gelu_tanh_precise(v):
 
 @_elementwise
 def _xsig_grad(g, v, vlo, mh, ml):
-    # g * d/dx [x sigmoid(v)] from E = exp(-|v + vlo|) and m = x v' (double-double), see
-    # rk__xsig_grad in kernels/smooth.pxi
+    # g * d/dx [x sigmoid(v)] from E = exp(-|v + vlo|) and m = x v' (double-double), as one
+    # quotient; see rk__xsig_grad in kernels/smooth.pxi
     neg = v < 0.0
     av = abs(v)
     clamp = av > 780.0
@@ -724,31 +724,17 @@ def _xsig_grad(g, v, vlo, mh, ml):
     El = el * s2
     Dh = 1.0 + E
     Dl = ((1.0 - Dh) + E) + El
-    w = _fdiv(1.0, Dh)
-    e1 = rk_fma(-Dh, w, 1.0) - Dl * w
-    W = w * w
-    Wl = rk_fma(w, w, -W) + 2.0 * W * e1
+    den = rk_fma(Dh, Dh, 2.0 * Dh * Dl)
     oh = 1.0 + mh
     ob = oh - 1.0
     ol = ((1.0 - (oh - ob)) + (mh - ob)) + ml
     kn = oh + E
     kb = kn - oh
     knl = ((oh - (kn - kb)) + (E - kb)) + (ol + El)
-    p = E * oh
-    pe = rk_fma(E, oh, -p) + (E * ol + El * oh)
-    kp = 1.0 + p
-    pb = kp - 1.0
-    kpl = ((1.0 - (kp - pb)) + (p - pb)) + pe
-    kh = rk_select(neg, kn, kp)
-    kl = rk_select(neg, knl, kpl)
-    fh = rk_select(neg, eh, 1.0)
-    fl = rk_select(neg, el, 0.0)
-    sc = rk_select(neg, s2, 1.0)
-    h = g * fh
-    l = rk_fma(g, fh, -h) + g * fl
-    h2, l2 = _dd_mul(h, l, kh, kl)
-    h3, l3 = _dd_mul(h2, l2, W, Wl)
-    return (h3 + l3) * sc
+    fneg = rk_fma(kn, eh, knl * eh + kn * el)
+    fpos = rk_fma(E, oh, 1.0 + (E * ol + El * oh))
+    q = _fdiv(g * rk_select(neg, fneg, fpos), den)
+    return q * rk_select(neg, s2, 1.0)
 
 
 @_elementwise
