@@ -133,3 +133,20 @@ def test_jax_leaky_relu_gradient_at_zero_is_its_own(jax):
     cell = rb.build_cell("relu", "backward", inp, backends=False, peers={"jax": jax})
     assert not any("x == 0" in n for n in cell.notes)
     assert np.asarray({c.name: c for c in cell.contenders}["jax"].run_checked()[0])[5] == 0
+
+
+def test_short_smooth_calls_are_timed_on_fresh_input():
+    """Smooth and composite cells are timed call by call on restored input whatever their
+    length (fed back, their outputs drift into the subnormals); short relu cells in blocks."""
+    smooth = rb.build_cell("silu", "forward in place", rb.Inputs(64, "float32"), backends=False,
+                           peers={})
+    rb.measure(smooth, repeats=2, min_repeats=1, target_s=1e-4, budget_s=0.2)
+    assert smooth.fresh
+    composite = rb.build_cell("prelu", "forward in place", rb.Inputs(64, "float32"), backends=False,
+                              peers={})
+    rb.measure(composite, repeats=2, min_repeats=1, target_s=1e-4, budget_s=0.2)
+    assert composite.fresh
+    masked = rb.build_cell("relu", "forward in place", rb.Inputs(64, "float32"), backends=False,
+                           peers={})
+    rb.measure(masked, repeats=2, min_repeats=1, target_s=1e-4, budget_s=0.2)
+    assert not masked.fresh
