@@ -262,7 +262,7 @@ class NumbaSpy:
     ``_numba_backend``'s runners look up at call time). Use with ``monkeypatch``."""
 
     KERNELS = ("relu", "relu_mask", "relu6", "relu6_mask", "leaky_relu", "leaky_relu_mask",
-               "mask_select", "mask_scale", "prelu", "prelu_mask", "prelu_grad", "crelu",
+               "mask_select", "mask_scale", "prelu", "prelu_mask", "prelu_short", "prelu_grad", "crelu",
                "crelu_grad", "brelu", "brelu_grad")
 
     def __init__(self, monkeypatch):

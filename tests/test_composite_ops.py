@@ -237,6 +237,28 @@ def test_prelu_every_axis_with_weight_of_x_dtype(backend, axis, dtype):
     check_grad_weight(gw, g, x, w, axis)
 
 
+@pytest.mark.parametrize("shape", [(3001, 3, 1), (700, 7, 1), (300, 7, 5), (200, 3, 7),
+                                   (90, 5, 17), (50, 3, 31), (40, 2, 33)])
+@pytest.mark.parametrize("dtype", COMPILED_DTYPES)
+def test_prelu_short_rows_across_blocks(backend, shape, dtype):
+    """Rows shorter than a vector (a (batch, features) input has rows of one element) take
+    the kernels' per-element-slope blocks; rows, blocks (1,024 elements), Numba's chunks
+    (4,096) and mask bytes then start and end at unrelated offsets."""
+    x = floats(6, shape, dtype, 0.2)
+    w = np.linspace(-0.75, 0.5, shape[1]).astype(dtype)
+    want = exp_prelu(x, w, 1)
+    assert_same(relukit.prelu(x, w), want, f"{shape}")
+    y, m = relukit.prelu(x, w, return_mask=True)
+    assert_same(y, want, f"{shape}, with mask")
+    assert_same(m, pack(x > 0))
+    xi = x.copy()
+    assert relukit.prelu(xi, w, out=xi) is xi
+    assert_same(xi, want, f"{shape}, in place")
+    xi = x.copy()
+    relukit.prelu(xi, w, out=xi, return_mask=True)
+    assert_same(xi, want, f"{shape}, in place with mask")
+
+
 def test_prelu_scalar_weight_gives_0d_grad_weight(backend):
     x = np.array([[-1.0, 2.0], [-3.0, 4.0]])
     g = np.array([[1.0, 1.0], [2.0, 1.0]])
@@ -864,7 +886,8 @@ def test_sizes_around_lowered_thresholds(low_thresholds, monkeypatch, dtype):
         if spy:
             # where a Numba form exists for the call's layout, automatic dispatch uses it
             # from the threshold on, and only then
-            want = {"prelu+mask": {"prelu_mask"}, "prelu": {"prelu"},
+            # (x of shape (n, 3): rows of one element, prelu's short-row kernel)
+            want = {"prelu+mask": {"prelu_short"}, "prelu": {"prelu_short"},
                     "prelu_backward": {"prelu_grad"},
                     "crelu": {"crelu"}, "crelu-axis0": {"crelu"},
                     "crelu_backward": {"crelu_grad"}, "brelu": {"brelu"}, "brelu-3": {"brelu"},
