@@ -259,6 +259,28 @@ def test_prelu_short_rows_across_blocks(backend, shape, dtype):
     assert_same(xi, want, f"{shape}, in place with mask")
 
 
+@pytest.mark.parametrize("inner", [2, 3, 4, 5, 8, 9, 15, 16])
+@pytest.mark.parametrize("dtype", COMPILED_DTYPES)
+def test_prelu_backward_short_rows_same_bits_as_reference(backend, inner, dtype):
+    """Rows of 2-15 elements take the compiled kernels' short-row form, whose weight-gradient
+    sums start their lane halving late (zero-padded lanes add nothing); the sums must keep
+    the reference's bits exactly, -0.0 terms, NaN and huge terms included, across blocks."""
+    shape = (41, 7, inner)                      # 287 rows: several blocks for every inner
+    x = floats(7, shape, dtype, 0.0)            # finite: most channel sums stay finite,
+    g = floats(8, shape, dtype, 0.0)            # so their rounding is compared
+    x[3, 2] = -0.0                              # a whole row of -0.0 terms
+    x[:, 2, 0] = -0.0                           # and one in every row of channel 2
+    g[5, 4] = np.finfo(dtype).max               # terms that overflow in the dtype
+    x[5, 4] = -np.finfo(dtype).max
+    x[6, 5, 1] = np.nan                         # a NaN term in channel 5
+    w = np.linspace(-0.75, 0.5, shape[1]).astype(dtype)
+    gx, gw = relukit.prelu_backward(g, x, w)
+    rgx, rgw = quiet(reference.prelu_backward, g, x, w)
+    assert_same(gx, rgx, "grad_x")
+    assert_same(gw, rgw, "grad_weight")
+    check_grad_weight(gw, g, x, w, 1)
+
+
 def test_prelu_scalar_weight_gives_0d_grad_weight(backend):
     x = np.array([[-1.0, 2.0], [-3.0, 4.0]])
     g = np.array([[1.0, 1.0], [2.0, 1.0]])

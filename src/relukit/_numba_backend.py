@@ -378,6 +378,47 @@ def _wterm(v, gv):
 
 
 @_elementwise
+def _halve8(a0, a1, a2, a3, a4, a5, a6, a7):
+    # prelu_grad_segment's halving from h = 4: lane k += lane k + h for h = 4, 2, 1
+    a0 += a4
+    a1 += a5
+    a2 += a6
+    a3 += a7
+    return (a0 + a2) + (a1 + a3)
+
+
+@_elementwise
+def _lane_sum(tb, lo, m):
+    # one row of 2 <= m < PRELU_LANES terms summed as prelu_grad_segment sums a segment, in
+    # registers: a zero-padded lane adds nothing, so the halving starts at the smallest
+    # power of two >= m (see prelu_lane_sum in kernels/piecewise.pxi). tb holds
+    # PRELU_LANES elements of slack past the last row; lanes past m are read and discarded.
+    # (Indexed, not sliced: a slice per row cost a reference-count update, ~20 ns.)
+    a0 = 0.0 + tb[lo + 0]
+    a1 = 0.0 + tb[lo + 1]
+    a2 = 0.0 + rk_select(m > 2, tb[lo + 2], 0.0)
+    a3 = 0.0 + rk_select(m > 3, tb[lo + 3], 0.0)
+    if m <= 2:
+        return a0 + a1
+    if m <= 4:
+        return (a0 + a2) + (a1 + a3)
+    a4 = 0.0 + rk_select(m > 4, tb[lo + 4], 0.0)
+    a5 = 0.0 + rk_select(m > 5, tb[lo + 5], 0.0)
+    a6 = 0.0 + rk_select(m > 6, tb[lo + 6], 0.0)
+    a7 = 0.0 + rk_select(m > 7, tb[lo + 7], 0.0)
+    if m > 8:
+        a0 += 0.0 + tb[lo + 8]
+        a1 += 0.0 + rk_select(m > 9, tb[lo + 9], 0.0)
+        a2 += 0.0 + rk_select(m > 10, tb[lo + 10], 0.0)
+        a3 += 0.0 + rk_select(m > 11, tb[lo + 11], 0.0)
+        a4 += 0.0 + rk_select(m > 12, tb[lo + 12], 0.0)
+        a5 += 0.0 + rk_select(m > 13, tb[lo + 13], 0.0)
+        a6 += 0.0 + rk_select(m > 14, tb[lo + 14], 0.0)
+        a7 += 0.0 + rk_select(m > 15, tb[lo + 15], 0.0)
+    return _halve8(a0, a1, a2, a3, a4, a5, a6, a7)
+
+
+@_elementwise
 def _prelu_grad_segment(g, x, y, s, tb):
     # grad_x, then the segment's weight-gradient sum in the order of the Cython kernel: the
     # float64 terms go to the buffer tb, read back as rows of PRELU_LANES (zero-padded) into
@@ -415,7 +456,6 @@ def _prelu_grad_segment(g, x, y, s, tb):
         a13 += r[13]
         a14 += r[14]
         a15 += r[15]
-    # halving: lane k += lane k + h for h = 8, 4, 2, 1
     a0 += a8
     a1 += a9
     a2 += a10
@@ -424,13 +464,7 @@ def _prelu_grad_segment(g, x, y, s, tb):
     a5 += a13
     a6 += a14
     a7 += a15
-    a0 += a4
-    a1 += a5
-    a2 += a6
-    a3 += a7
-    a0 += a2
-    a1 += a3
-    return a0 + a1
+    return _halve8(a0, a1, a2, a3, a4, a5, a6, a7)
 
 
 @_parallel_jit
@@ -450,6 +484,30 @@ def prelu_grad(g, x, y, slopes, outer, nchan, inner):
             gv = g[i]
             y[i] = gv if v > 0 else gv * slopes[i % nchan]
             seg_sums[i] = _wterm(v, gv)
+    elif inner < PRELU_LANES:
+        # rows of 2-15 elements, one segment each: whole rows per work item, grad_x and the
+        # terms in one flat loop with per-element slopes, then each row's lane sum (as
+        # prelu_grad_short_rows in kernels/piecewise.pxi; one allocation per row took 6.4 ns
+        # per element for rows of 5, float32, one thread)
+        rows_per = PRELU_SHORT_CHUNK // inner
+        for it in prange((nrows + rows_per - 1) // rows_per):
+            r0 = it * rows_per
+            nr = min(rows_per, nrows - r0)
+            lo = r0 * inner
+            cnt = nr * inner
+            sb = np.empty(PRELU_SHORT_CHUNK, y.dtype)
+            tb = np.empty(PRELU_SHORT_CHUNK + PRELU_LANES, np.float64)
+            _chunk_slopes(slopes, sb, lo, cnt, nchan, inner)
+            xs = x[lo:lo + cnt]
+            gs = g[lo:lo + cnt]
+            ys = y[lo:lo + cnt]
+            for i in range(cnt):
+                v = xs[i]
+                gv = gs[i]
+                ys[i] = rk_select(v > 0, gv, gv * sb[i])
+                tb[i] = _wterm(v, gv)
+            for r in range(nr):
+                seg_sums[r0 + r] = _lane_sum(tb, r * inner, inner)
     else:
         for sid in prange(nseg):
             tb = np.empty(PRELU_SEG, np.float64)
