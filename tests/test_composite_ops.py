@@ -259,6 +259,23 @@ def test_prelu_short_rows_across_blocks(backend, shape, dtype):
     assert_same(xi, want, f"{shape}, in place with mask")
 
 
+@pytest.mark.parametrize("shape", [(0,), (4, 3, 0), (0, 3, 5), (2, 0, 4)])
+@pytest.mark.parametrize("dtype", COMPILED_DTYPES)
+def test_prelu_empty_rows_and_channels(backend, shape, dtype):
+    """Empty arrays of every kind of dimension (rows of no element, no rows, no channels),
+    forward and backward, in every backend: nothing to compute, zero sums, no division by
+    a row length of 0."""
+    x = np.zeros(shape, dtype)
+    nchan = shape[1] if len(shape) > 1 else 1
+    w = np.full(nchan, 0.25, dtype)
+    assert_same(relukit.prelu(x, w), x.copy())
+    y, m = relukit.prelu(x, w, return_mask=True)
+    assert y.shape == shape and m.size == 0
+    gx, gw = relukit.prelu_backward(x, x, w)
+    assert gx.shape == shape
+    assert_same(gw, np.zeros(nchan, dtype))
+
+
 @pytest.mark.parametrize("inner", [2, 3, 4, 5, 8, 9, 15, 16])
 @pytest.mark.parametrize("dtype", COMPILED_DTYPES)
 def test_prelu_backward_short_rows_same_bits_as_reference(backend, inner, dtype):

@@ -484,7 +484,7 @@ def prelu_grad(g, x, y, slopes, outer, nchan, inner):
             gv = g[i]
             y[i] = gv if v > 0 else gv * slopes[i % nchan]
             seg_sums[i] = _wterm(v, gv)
-    elif inner < PRELU_LANES:
+    elif 1 < inner < PRELU_LANES:
         # rows of 2-15 elements, one segment each: whole rows per work item, grad_x and the
         # terms in one flat loop with per-element slopes, then each row's lane sum (as
         # prelu_grad_short_rows in kernels/piecewise.pxi; one allocation per row took 6.4 ns
