@@ -50,10 +50,15 @@ cdef extern from *:
     #define RK_DBL_MAX 1.7976931348623157e308
 
     /* elu family: y = poscoef x where x > 0, else negcoef expm1(x / divisor); x <= 0 takes
-     * the exponential branch, as PyTorch (-0.0 -> -0.0; NaN takes the other branch). */
-    RK_INLINE double rk_elu_one(double v, double negcoef, double poscoef, double divisor)
+     * the exponential branch, as PyTorch (-0.0 -> -0.0; NaN takes the other branch).
+     * neg (a constant at each call site): divisor > 0, so x / divisor <= 0 wherever the
+     * branch is taken and rk_expm1_neg (the same bits at half the cost) serves; celu with
+     * alpha < 0 needs rk_expm1 on positive arguments. */
+    RK_INLINE double rk_elu_one(double v, double negcoef, double poscoef, double divisor,
+                                int neg)
     {
-        double e = negcoef * rk_expm1(v / divisor);
+        double z = v / divisor;
+        double e = negcoef * (neg ? rk_expm1_neg(z) : rk_expm1(z));
         return v <= 0 ? e : poscoef * v;
     }
 
@@ -77,8 +82,12 @@ cdef extern from *:
      * scales a term below 2^-52 of the result, so it is formed from the same e = exp(-|z|)
      * with one division, not a second exponential (as vmathf.h's rk_softplus_corrf):
      * float64 softplus, one core, n = 10^6, 8.1 -> 5.x ns per element. */
-    RK_INLINE double rk_softplus_one(double v, double beta, double threshold)
+    RK_INLINE double rk_softplus_one(double v, double beta, double threshold, int unit)
     {
+        if (unit) {     /* beta = 1 (a constant at the call): zlo = 0, no sigmoid, no division */
+            double sp = (v > 0 ? v : 0.0) + rk_log1p(rk_exp(-RK_FABS(v)));
+            return v > threshold ? v : sp;
+        }
         double z = beta * v;
         double zlo = fma(beta, v, -z);
         zlo = RK_FABS(z) <= RK_DBL_MAX ? zlo : 0.0;
@@ -312,16 +321,19 @@ cdef extern from *:
 
     /* float32 forms (vmathf.h). elu: the coefficients rounded to float, x <= 0 takes the
      * exponential branch as above. */
-    RK_INLINE float rk_elu_onef(float v, float negcoef, float poscoef, float divisor)
+    RK_INLINE float rk_elu_onef(float v, float negcoef, float poscoef, float divisor, int neg)
     {
-        float e = negcoef * rk_expm1f(v / divisor);
+        float z = v / divisor;
+        float e = negcoef * (neg ? rk_expm1f_neg(z) : rk_expm1f(z));
         return v <= 0 ? e : poscoef * v;
     }
 
     /* softplus in float32 for a beta exact in float32: z = beta x carried as z + zlo (fmaf),
      * corrected to first order as in the double form. */
-    RK_INLINE float rk_softplus_onef(float v, float beta, float threshold)
+    RK_INLINE float rk_softplus_onef(float v, float beta, float threshold, int unit)
     {
+        if (unit)       /* beta = 1, as in the double form */
+            return v > threshold ? v : rk_softplusf(v);
         float z = beta * v;
         float zlo = fmaf(beta, v, -z);
         zlo = RK_FABS(z) <= 3.4028234663852886e38f ? zlo : 0.0f;
@@ -458,10 +470,12 @@ cdef extern from *:
         return rk_select(v == -INFINITY, 0.0, r);
     }
     """
-    double elu_one "rk_elu_one"(double v, double negcoef, double poscoef, double divisor) nogil
+    double elu_one "rk_elu_one"(double v, double negcoef, double poscoef, double divisor,
+                                int neg) nogil
     double elu_grad_one "rk_elu_grad_one"(double g, double out, double neghi, double neglo,
                                            double poscoef, double mul, double divisor) nogil
-    double softplus_one "rk_softplus_one"(double v, double beta, double threshold) nogil
+    double softplus_one "rk_softplus_one"(double v, double beta, double threshold,
+                                          int unit) nogil
     double softplus_grad_one "rk_softplus_grad_one"(double g, double out, double beta,
                                                      double threshold) nogil
     double silu_one "rk_silu_one"(double v) nogil
@@ -470,8 +484,9 @@ cdef extern from *:
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
     double silu_grad_precise "rk_silu_grad_precise"(double g, double v) nogil
     double gelu_grad_precise "rk_gelu_grad_precise"(double g, double v) nogil
-    float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor) nogil
-    float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold) nogil
+    float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor,
+                                 int neg) nogil
+    float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold, int unit) nogil
     float softplus_grad_onef "rk_softplus_grad_onef"(float g, float out, float beta, float tf,
                                                      double threshold, int fthr) nogil
 
@@ -485,12 +500,30 @@ cdef void elu_kernel(const real* a, const real* b, const real* c, const uint8_t*
     cdef Py_ssize_t i
     cdef double negcoef = params[0], poscoef = params[1], divisor = params[2]
     cdef float nf = <float>negcoef, pf = <float>poscoef, df = <float>divisor
+    # Three loops, the divisor's cases as constants: 1 (elu, selu, celu's default) divides by
+    # nothing, > 0 takes expm1 of non-positive arguments only, < 0 (celu) the full expm1.
+    # One core, n = 2^16, uniform [-10, 10], ns per element, before -> after: float32 elu
+    # 0.96 -> 0.48, celu(alpha=2) 0.96 -> 0.55; float64 elu 2.06 -> 1.08, celu(2) 2.06 -> 1.31.
     if real is float:
-        for i in range(n):
-            y[i] = elu_onef(a[i], nf, pf, df)
+        if df == 1.0:
+            for i in range(n):
+                y[i] = elu_onef(a[i], nf, pf, 1.0, 1)
+        elif df > 0:
+            for i in range(n):
+                y[i] = elu_onef(a[i], nf, pf, df, 1)
+        else:
+            for i in range(n):
+                y[i] = elu_onef(a[i], nf, pf, df, 0)
     else:
-        for i in range(n):
-            y[i] = elu_one(a[i], negcoef, poscoef, divisor)
+        if divisor == 1.0:
+            for i in range(n):
+                y[i] = elu_one(a[i], negcoef, poscoef, 1.0, 1)
+        elif divisor > 0:
+            for i in range(n):
+                y[i] = elu_one(a[i], negcoef, poscoef, divisor, 1)
+        else:
+            for i in range(n):
+                y[i] = elu_one(a[i], negcoef, poscoef, divisor, 0)
 
 
 # Backward from the output y (a = grad, b = y); needs negcoef >= 0 (checked by the entry
@@ -521,12 +554,24 @@ cdef void softplus_kernel(const real* a, const real* b, const real* c, const uin
     cdef Py_ssize_t i
     cdef double beta = params[0], threshold = params[1]
     cdef float bf = <float>beta
+    # beta = 1 (the default) in its own loops: x is the exact argument, so the first-order
+    # correction for the rounding of beta x (a sigmoid, one division) and the division by
+    # beta drop out, with the same results. One core, n = 2^16, uniform [-10, 10], ns per
+    # element, against the general loop (beta = 2) in the same run: float32 1.95 -> 1.50,
+    # float64 4.55 -> 3.77.
     if real is float and <double>bf == beta:
+        if beta == 1.0:
+            for i in range(n):
+                y[i] = softplus_onef(a[i], 1.0, threshold, 1)
+        else:
+            for i in range(n):
+                y[i] = softplus_onef(a[i], bf, threshold, 0)
+    elif beta == 1.0:
         for i in range(n):
-            y[i] = softplus_onef(a[i], bf, threshold)
+            y[i] = <real>softplus_one(a[i], 1.0, threshold, 1)
     else:            # float64, or a beta that float32 cannot hold: the double form
         for i in range(n):
-            y[i] = <real>softplus_one(a[i], beta, threshold)
+            y[i] = <real>softplus_one(a[i], beta, threshold, 0)
 
 
 cdef void softplus_grad_kernel(const real* a, const real* b, const real* c,

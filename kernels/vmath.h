@@ -2,7 +2,7 @@
  * vmath.h -- branch-free, vectorisable double-precision elementary functions for the
  * smooth ReLU-family activations (elu, selu, celu, softplus, silu, gelu, ...).
  *
- *   rk_exp, rk_expm1, rk_log1p
+ *   rk_exp, rk_expm1, rk_expm1_neg (x <= 0), rk_log1p
  *
  * Why not libm: a loop `y[i] = exp(x[i])` compiles to one scalar call per element, which
  * gcc cannot vectorise without -ffast-math (and -ffast-math breaks NaN / signed-zero
@@ -226,6 +226,17 @@ RK_INLINE double rk_exp(double x)
  *  n >= 54:      2^n * ((1 + p) - 2^-n); 2^-n < 2^-53 is folded into corr.
  * x is clamped to [-45, 710]: expm1(x) rounds to -1 for x < -38.1.
  */
+/* rk_expm1 for -65 <= n <= 53, t = 2^n (exact). */
+RK_INLINE double rk__expm1_mid(double t, double rh, double corr)
+{
+    double a = t - 1.0;
+    double b = t * rh;
+    double s = a + b;                   /* TwoSum(a, b): s + err == a + b exactly */
+    double bb = s - a;
+    double err = (a - (s - bb)) + (b - bb);
+    return s + (err + t * corr);
+}
+
 RK_INLINE double rk_expm1(double x)
 {
     double xc = rk__sel(x > 710.0, 710.0, rk__sel(x < -45.0, -45.0, x));
@@ -233,20 +244,26 @@ RK_INLINE double rk_expm1(double x)
     rk__exp_core(xc, 0.0, &n, &rh, &corr);
     rk__split_pow2(n, &s1, &s2);
 
-    /* moderate n */
-    double t = s1 * s2;                 /* 2^n exactly (inf for n = 1024, unused lane) */
-    double a = t - 1.0;
-    double b = t * rh;
-    double s = a + b;                   /* TwoSum(a, b): s + err == a + b exactly */
-    double bb = s - a;
-    double err = (a - (s - bb)) + (b - bb);
-    double mid = s + (err + t * corr);
+    /* moderate n; s1 * s2 = 2^n exactly (inf for n = 1024, unused lane) */
+    double mid = rk__expm1_mid(s1 * s2, rh, corr);
 
     /* large n */
     double tinv = rk__pow2i(-rk__sel(n > 1000.0, 1000.0, n));
     double big = (rk__one_plus(rh, corr - tinv) * s1) * s2;
 
     double y = rk__sel(n > 53.0, big, mid);
+    return rk__sel(x == 0.0, x, y);
+}
+
+/* rk_expm1 for x <= 0 only (other x give an unspecified value), as rk_expm1f_neg in
+ * vmathf.h: n in [-65, 0], 2^n is one rk__pow2i, no large-n path; the same bits as
+ * rk_expm1. */
+RK_INLINE double rk_expm1_neg(double x)
+{
+    double xc = rk__sel(x < -45.0, -45.0, x);
+    double n, rh, corr;
+    rk__exp_core(xc, 0.0, &n, &rh, &corr);
+    double y = rk__expm1_mid(rk__pow2i(n), rh, corr);
     return rk__sel(x == 0.0, x, y);
 }
 

@@ -2,11 +2,12 @@
  * vmathf.h -- branch-free, vectorisable functions for the float32 paths of the smooth
  * ReLU-family activations (the float32 twin of vmath.h):
  *
- *   rk_expf, rk_expm1f, rk_log1pf                              (float -> float)
+ *   rk_expf, rk_expm1f, rk_expm1f_neg (x <= 0), rk_log1pf      (float -> float)
  *
  * fused activations whose combined error is measured (see "Composites"):
  *
  *   rk_siluf, rk_geluf, rk_gelu_tanhf                          (float -> float)
+ *   rk_softplusf                                               (float z -> float)
  *   rk_softplus_corrf                                          (float z, float zlo -> float)
  *
  * and the gradients (see "Gradients"): g * f'(x) for (float g, float x),
@@ -213,6 +214,18 @@ RK_INLINE float rk_expf(float x)
  * x is clamped to [-18, 89]: expm1f(x) rounds to -1 below -17.33 and overflows above 88.72.
  * -0.0 is returned as -0.0 by the final select; NaN propagates.
  */
+/* rk_expm1f for n <= 24, t = 2^n (exact). */
+RK_INLINE float rkf__expm1_mid(float t, float rh, float corr)
+{
+    float a = t - 1.0f;
+    float a_err = t - (a + 1.0f);       /* a + a_err == t - 1 exactly */
+    float b = t * rh;
+    float s = a + b;                    /* TwoSum(a, b) */
+    float bb = s - a;
+    float err = (a - (s - bb)) + (b - bb);
+    return s + ((err + a_err) + t * corr);
+}
+
 RK_INLINE float rk_expm1f(float x)
 {
     float xc = rkf__sel(x > 89.0f, 89.0f, rkf__sel(x < -18.0f, -18.0f, x));
@@ -220,21 +233,29 @@ RK_INLINE float rk_expm1f(float x)
     rkf__exp_core(xc, 0.0f, &n, &rh, &corr);
     rkf__split_pow2(n, &s1, &s2);
 
-    /* moderate n */
-    float t = s1 * s2;                  /* 2^n exactly (inf for n = 128, unused lane) */
-    float a = t - 1.0f;
-    float a_err = t - (a + 1.0f);       /* a + a_err == t - 1 exactly */
-    float b = t * rh;
-    float s = a + b;                    /* TwoSum(a, b) */
-    float bb = s - a;
-    float err = (a - (s - bb)) + (b - bb);
-    float mid = s + ((err + a_err) + t * corr);
+    /* moderate n; s1 * s2 = 2^n exactly (inf for n = 128, unused lane) */
+    float mid = rkf__expm1_mid(s1 * s2, rh, corr);
 
     /* large n */
     float tinv = rkf__pow2i(-rkf__sel(n > 100.0f, 100.0f, n));
     float big = (rkf__one_plus(rh, corr - tinv) * s1) * s2;
 
     float y = rkf__sel(n > 24.0f, big, mid);
+    return rkf__sel(x == 0.0f, x, y);
+}
+
+/*
+ * rk_expm1f for x <= 0 only (other x give an unspecified value): the elu family's
+ * exponential branch. n <= 0, so 2^n is one rkf__pow2i and the large-n path is not needed;
+ * the results are rk_expm1f's, bit for bit. Half the cost: float32 elu, one core, n = 2^16,
+ * uniform [-10, 10]: 0.81 -> 0.44 ns per element (0.92 -> 0.52 with celu's division).
+ */
+RK_INLINE float rk_expm1f_neg(float x)
+{
+    float xc = rkf__sel(x < -18.0f, -18.0f, x);
+    float n, rh, corr;
+    rkf__exp_core(xc, 0.0f, &n, &rh, &corr);
+    float y = rkf__expm1_mid(rkf__pow2i(n), rh, corr);
     return rkf__sel(x == 0.0f, x, y);
 }
 
@@ -295,6 +316,14 @@ RK_INLINE float rk_log1pf(float x)
  * relative size <= 2^-17.5 of the result, so it is formed from the same e = exp(-|z|) with
  * one plain division (relative error ~2^-22, i.e. < 2^-39 of the result) instead of a second
  * exponential (a full sigmoid): float32 softplus at n = 10^6, one core, 2.28 -> 1.58 ms. */
+/* softplus(z) for an exact z (beta = 1): rk_softplus_corrf with zlo = 0, the same bits
+ * without the sigmoid's division (float32 softplus, one core: see softplus_kernel in
+ * smooth.pxi). */
+RK_INLINE float rk_softplusf(float z)
+{
+    return rkf__sel(z > 0.0f, z, 0.0f) + rk_log1pf(rk_expf(-RKF_FABS(z)));
+}
+
 RK_INLINE float rk_softplus_corrf(float z, float zlo)
 {
     float e = rk_expf(-RKF_FABS(z));

@@ -66,10 +66,11 @@ def _prefer_wide_vectors():
 VECTOR_WIDTH = _prefer_wide_vectors()
 
 from ._numba_math import (_exp_core, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd, rk_expm1,
-                          rk_fma, rk_log1p, rk_select)
-from ._numba_mathf import (_hornerd, rk_expm1f, rk_fmaf, rk_gelu_gradf, rk_gelu_tanh_gradf,
-                           rk_gelu_tanhf, rk_geluf, rk_one_minus_expf, rk_selectf, rk_silu_gradf,
-                           rk_siluf, rk_softplus_corrf)
+                          rk_expm1_neg, rk_fma, rk_log1p, rk_select)
+from ._numba_mathf import (_hornerd, rk_expm1f, rk_expm1f_neg, rk_fmaf, rk_gelu_gradf,
+                           rk_gelu_tanh_gradf, rk_gelu_tanhf, rk_geluf, rk_one_minus_expf,
+                           rk_selectf, rk_silu_gradf, rk_siluf, rk_softplus_corrf,
+                           rk_softplusf)
 
 # Elements per parallel work item of the mask kernels: a multiple of 8 (whole mask bytes
 # per item) large enough that the per-item bookkeeping is negligible.
@@ -657,6 +658,13 @@ def _softplus_one(v, beta, threshold):
 
 
 @_elementwise
+def _softplus_unit(v, threshold):
+    # beta = 1: no correction, no division (see softplus_kernel in kernels/smooth.pxi)
+    sp = rk_select(v > 0, v, 0.0) + rk_log1p(rk_exp(-abs(v)))
+    return rk_select(v > threshold, v, sp)
+
+
+@_elementwise
 def _x_sigmoid(v, a, alo):
     # v / (1 + e^-(a + alo)) as (v / D) 2^-k, e^-(a + alo) = 2^n (1 + rr) never rounded
     # (see rk__x_sigmoid in kernels/smooth.pxi)
@@ -912,6 +920,15 @@ def elu(x, y, negcoef, poscoef, divisor, neglo):
 
 
 @_parallel_jit_contract
+def elu_neg(x, y, negcoef, poscoef):
+    # divisor 1 (elu, selu, celu's default): no division, and expm1 only of x <= 0, as the
+    # Cython kernel (kernels/smooth.pxi, elu_kernel)
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        y[i] = rk_select(v <= 0, negcoef * rk_expm1_neg(v), poscoef * v)
+
+
+@_parallel_jit_contract
 def elu_grad(g, out, y, neghi, poscoef, divisor, neglo):
     for i in prange(g.size):
         o = np.float64(out[i])
@@ -932,6 +949,12 @@ def elu_grad_mul(g, out, y, neghi, poscoef, mul, neglo):
 def softplus(x, y, beta, threshold):
     for i in prange(x.size):
         y[i] = _softplus_one(np.float64(x[i]), beta, threshold)
+
+
+@_parallel_jit_contract
+def softplus_unit(x, y, threshold):
+    for i in prange(x.size):
+        y[i] = _softplus_unit(np.float64(x[i]), threshold)
 
 
 @_parallel_jit_contract
@@ -978,6 +1001,14 @@ def elu_f32(x, y, negcoef, poscoef, divisor):
 
 
 @_parallel_jit_contract
+def elu_neg_f32(x, y, negcoef, poscoef):
+    nf, pf = np.float32(negcoef), np.float32(poscoef)
+    for i in prange(x.size):
+        v = x[i]
+        y[i] = rk_selectf(v <= 0, nf * rk_expm1f_neg(v), pf * v)
+
+
+@_parallel_jit_contract
 def softplus_f32(x, y, beta, threshold):
     bf = np.float32(beta)
     for i in prange(x.size):
@@ -987,6 +1018,13 @@ def softplus_f32(x, y, beta, threshold):
         zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
         sp = rk_softplus_corrf(z, zlo)
         y[i] = rk_selectf(z > threshold, v, sp / bf)
+
+
+@_parallel_jit_contract
+def softplus_unit_f32(x, y, threshold):
+    for i in prange(x.size):
+        v = x[i]
+        y[i] = rk_selectf(v > threshold, v, rk_softplusf(v))
 
 
 @_parallel_jit_contract
@@ -1049,6 +1087,15 @@ def _f32(a):
     return a.dtype == np.float32
 
 
+def _elu_run(x, y, negcoef, poscoef, divisor, neglo):
+    if divisor == 1.0:
+        (elu_neg_f32 if _f32(x) else elu_neg)(x, y, negcoef, poscoef)
+    elif _f32(x):
+        elu_f32(x, y, negcoef, poscoef, divisor)
+    else:
+        elu(x, y, negcoef, poscoef, divisor, neglo)
+
+
 def _elu_grad_run(g, out, y, neghi, poscoef, divisor, neglo):
     # no division where the divisor is 1 (elu, selu); float32 multiplies by the double
     # reciprocal, float64 divides (as kernels/smooth.pxi's elu_grad_kernel)
@@ -1084,10 +1131,11 @@ _RUNNERS = {
     "brelu": lambda a, b, c, mi, y, mo, p: brelu(a, b, y),               # b: the biases
     "brelu_grad": lambda a, b, c, mi, y, mo, p: brelu_grad(a, b, c, y),  # (g, x, biases)
     # smooth ops: p holds the kernel coefficients (as the Cython kernels' params array)
-    "elu": lambda a, b, c, mi, y, mo, p: elu_f32(a, y, *p[:3]) if _f32(a) else elu(a, y, *p),
+    "elu": lambda a, b, c, mi, y, mo, p: _elu_run(a, y, *p),
     "elu_grad": lambda a, b, c, mi, y, mo, p: _elu_grad_run(a, b, y, *p),
     "softplus": lambda a, b, c, mi, y, mo, p: (
-        softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
+        (softplus_unit_f32 if _f32(a) else softplus_unit)(a, y, p[1]) if p[0] == 1.0
+        else softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
         else softplus(a, y, *p)),
     "softplus_grad": lambda a, b, c, mi, y, mo, p: (
         softplus_grad_f32(a, b, y, *p)

@@ -5,6 +5,7 @@ for the numerical reasoning (Cody-Waite reduction with an unevaluated (hi, corr)
 the reduced argument, TwoSum/Fast2Sum compensations, fdlibm log1p). Functions:
 
     rk_exp, rk_expm1, rk_log1p            (float64 -> float64)
+    rk_expm1_neg                          (rk_expm1 for x <= 0)
     rk_exp_dd(hi, lo)                     (exp as a scaled double-double, vmath.h rk__exp_dd)
     rk_select(cond, a, b)                                            (branch-free select)
 
@@ -190,6 +191,17 @@ def rk_exp(x):
 
 
 @_jit
+def _expm1_mid(t, rh, corr):
+    # moderate n, t = 2^n: (2^n - 1) + 2^n*rh summed exactly (TwoSum), then the small terms
+    a = t - 1.0
+    b = t * rh
+    s = a + b
+    bb = s - a
+    err = (a - (s - bb)) + (b - bb)
+    return s + (err + t * corr)
+
+
+@_jit
 def rk_expm1(x):
     x = float(x)
     xc = _sel(x > 710.0, 710.0, _sel(x < -45.0, -45.0, x))
@@ -197,19 +209,20 @@ def rk_expm1(x):
     n1 = _split_n1(n)
     s1 = _pow2i(n1)
     s2 = _pow2i(n - n1)
-    # moderate n: (2^n - 1) + 2^n*rh summed exactly (TwoSum), then the small terms
-    t = s1 * s2
-    a = t - 1.0
-    b = t * rh
-    s = a + b
-    bb = s - a
-    err = (a - (s - bb)) + (b - bb)
-    mid = s + (err + t * corr)
+    mid = _expm1_mid(s1 * s2, rh, corr)
     # large n: 2^n * ((1 + p) - 2^-n)
     tinv = _pow2i(-_sel(n > 1000.0, 1000.0, n))
     big = (_one_plus(rh, corr - tinv) * s1) * s2
     y = _sel(n > 53.0, big, mid)
     return _sel(x == 0.0, x, y)
+
+
+@_jit
+def rk_expm1_neg(x):
+    """rk_expm1 for x <= 0 only (vmath.h rk_expm1_neg): the same bits, half the cost."""
+    x = float(x)
+    n, rh, corr = _exp_core(_sel(x < -45.0, -45.0, x), 0.0)
+    return _sel(x == 0.0, x, _expm1_mid(_pow2i(n), rh, corr))
 
 
 @_jit

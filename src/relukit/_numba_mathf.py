@@ -4,8 +4,8 @@ The float32 twin of ``_numba_math.py`` and the Numba twin of ``kernels/vmathf.h`
 algorithms, constants and evaluation order (see vmathf.h for the numerical reasoning).
 Functions (float32 -> float32, ``@njit(inline="always")``):
 
-    rk_expf, rk_expm1f, rk_log1pf
-    rk_softplus_corrf, rk_siluf, rk_geluf,
+    rk_expf, rk_expm1f, rk_expm1f_neg (x <= 0), rk_log1pf
+    rk_softplusf, rk_softplus_corrf, rk_siluf, rk_geluf,
     rk_gelu_tanhf                                         (fused activations)
     rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf     (g, x) -> g * f'(x)  (gradients)
     rk_one_minus_expf                      (z, zlo) -> 1 - exp(-(z + zlo))  (softplus')
@@ -205,23 +205,36 @@ def rk_expf(x):
 
 
 @_jit
-def rk_expm1f(x):
-    x = np.float32(x)
-    xc = _sel(x > _C89, _C89, _sel(x < _CM18, _CM18, x))
-    n, rh, corr = _exp_core(xc, _0)
-    s1, s2 = _split_pow2(n)
-    t = s1 * s2
+def _expm1_mid(t, rh, corr):
+    # rk_expm1f for n <= 24, t = 2^n
     a = t - _1
     a_err = t - (a + _1)
     b = t * rh
     s = a + b
     bb = s - a
     err = (a - (s - bb)) + (b - bb)
-    mid = s + ((err + a_err) + t * corr)
+    return s + ((err + a_err) + t * corr)
+
+
+@_jit
+def rk_expm1f(x):
+    x = np.float32(x)
+    xc = _sel(x > _C89, _C89, _sel(x < _CM18, _CM18, x))
+    n, rh, corr = _exp_core(xc, _0)
+    s1, s2 = _split_pow2(n)
+    mid = _expm1_mid(s1 * s2, rh, corr)
     tinv = _pow2i(-_sel(n > _C100, _C100, n))
     big = (_one_plus(rh, corr - tinv) * s1) * s2
     y = _sel(n > _C24, big, mid)
     return _sel(x == _0, x, y)
+
+
+@_jit
+def rk_expm1f_neg(x):
+    """rk_expm1f for x <= 0 only (vmathf.h rk_expm1f_neg): the same bits, half the cost."""
+    x = np.float32(x)
+    n, rh, corr = _exp_core(_sel(x < _CM18, _CM18, x), _0)
+    return _sel(x == _0, x, _expm1_mid(_pow2i(n), rh, corr))
 
 
 @_jit
@@ -250,6 +263,13 @@ def rk_log1pf(x):
 
 
 # ---------------------------------------------------------------- composites
+
+@_jit
+def rk_softplusf(z):
+    # rk_softplus_corrf with zlo = 0 (an exact argument), without the sigmoid
+    z = np.float32(z)
+    return _sel(z > _0, z, _0) + rk_log1pf(rk_expf(-_fabs(z)))
+
 
 @_jit
 def rk_softplus_corrf(z, zlo):
