@@ -591,6 +591,32 @@ def test_silu_gelu_at_minus_inf_agree_across_backends():
                 (vid, np.dtype(dtype).name, results)
 
 
+@pytest.mark.parametrize("dtype", COMPILED_DTYPES)
+def test_silu_value_does_not_depend_on_its_neighbours(backend, dtype):
+    """float32 silu takes a fast form in blocks (1024 elements in Cython, 4096 in Numba)
+    with no x below -86 and the wide form elsewhere: each element's result must not depend
+    on which block it falls in. Values below -86 (down to -inf, where the fast form would
+    be wrong), NaN and the rest, scattered across block boundaries, against silu of each
+    element alone, out of place and in place, and within the accuracy bound."""
+    rng = np.random.default_rng(7)
+    n = 3 * 4096 + 5
+    x = rng.uniform(-12, 12, n).astype(dtype)
+    low = np.array([-86.0, -86.5, -87.5, -90, -100, -103.9, -104.5, -200, -np.inf], dtype)
+    where = np.array([5, 1023, 1024, 2047, 4095, 4096, 9000, 3 * 4096 + 4, 6000])
+    x[where] = low
+    x[[100, 5000]] = np.nan
+    x[2 * 4096: 3 * 4096] = rng.uniform(-12, 12, 4096)   # a block with no low value
+    got = quiet(relukit.silu, x)
+    alone = np.concatenate([quiet(relukit.silu, x[i:i + 1]) for i in range(n)])
+    assert_same(got, alone)
+    inplace = x.copy()
+    quiet(relukit.silu, inplace, out=inplace)
+    assert_same(inplace, got)
+    finite = np.isfinite(x)
+    err = mr.exact(mr.silu, x[finite], dtype).ulp_errors(got[finite])
+    assert err.max() <= MAX_ULP, (x[finite][np.argmax(err)], err.max())
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_backward_special_values(backend, dtype):
     """Gradients at the points where the contract fixes them: y > 0 (or +inf) passes

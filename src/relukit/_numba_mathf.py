@@ -281,7 +281,7 @@ def rk_softplus_corrf(z, zlo):
 
 
 @_jit
-def rk_siluf(x):
+def _silu_wide(x):
     # x / (1 + e^-x) = (x / D) 2^-k, D = (2^-k + 2^(n-k)) + rr 2^(n-k) (see vmathf.h)
     x = np.float32(x)
     nx = _sel(x > _C87, -_C87, _sel(x < -_C110, _C110, -x))
@@ -293,6 +293,25 @@ def rk_siluf(x):
     k1 = _sel(k > _C126, _C126, k)
     xq = _sel(x < -_C110, x * _0, x)          # -0.0, or NaN for -inf
     return (_fdiv(xq, D) * _pow2i(-k1)) * _pow2i(k1 - k)
+
+
+SILU_FAST_MIN = _f(-86.0)
+
+
+@_jit
+def silu_fast(x):
+    """silu for x >= -86 (NaN, +inf included): x / ((1 + t) + rr t), t = 2^n, the same bits
+    as _silu_wide there (vmathf.h rkf__silu_fast)."""
+    x = np.float32(x)
+    n, rh, corr = _exp_core(_sel(x > _C87, -_C87, -x), _0)
+    t = _pow2i(n)
+    return _fdiv(x, (_1 + t) + (rh + corr) * t)
+
+
+@_jit
+def rk_siluf(x):
+    x = np.float32(x)
+    return _sel(x < SILU_FAST_MIN, _silu_wide(x), silu_fast(x))
 
 
 # Exact gelu and its gradient in double (see vmathf.h rkd__exp_neg, rkd__gelu_m, rk_geluf,
