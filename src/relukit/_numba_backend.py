@@ -41,7 +41,8 @@ import warnings
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 
 def _prefer_wide_vectors():
@@ -685,6 +686,15 @@ def _silu_one(v):
     return _x_sigmoid(v, v, 0.0)
 
 
+@_elementwise
+def _silu_fast(v):
+    # silu for v >= -700: (1 + t) + rr t with t = 2^n, the same bits as _silu_one there
+    # (rk__silu_fast in kernels/smooth.pxi)
+    n, rh, corr = _exp_core(rk_select(v > 708.0, -708.0, -v), 0.0)
+    t = _pow2i(n)
+    return _fdiv(v, (1.0 + t) + (rh + corr) * t)
+
+
 _GELU_S = (2.1500886917598997e-09, -4.116937563407896e-08, 6.659549371017491e-07,
            -9.444654141793272e-06, 0.00011543468743320746, -0.001187328215471571,
            0.0099735570100356, -0.06649038006690544, 0.3989422804014327)
@@ -966,12 +976,6 @@ def softplus_grad(g, out, y, beta, threshold):
 
 
 @_parallel_jit_contract
-def silu(x, y):
-    for i in prange(x.size):
-        y[i] = _silu_one(np.float64(x[i]))
-
-
-@_parallel_jit_contract
 def silu_grad_precise(g, x, y):
     for i in prange(g.size):
         y[i] = _silu_grad_precise(g[i], x[i])
@@ -1027,19 +1031,54 @@ def softplus_unit_f32(x, y, threshold):
         y[i] = rk_selectf(v > threshold, v, rk_softplusf(v))
 
 
-# silu_f32: blocks of SILU_BLOCK with no x below -86 (the usual case) take the fast form
-# alone, the others rk_siluf, as silu_kernel in kernels/smooth.pxi (the same results). Row
-# slices and loops from 0, as in prelu: with computed bounds the loops did not vectorise
-# (10**6 float32, 2 threads: 540 us against 300). x is y gets its own kernel (see
-# prelu_inplace). 10**6 float32, 2 threads, relukit.silu before -> after (separate runs):
-# out of place 310 -> 286 us, in place 413 -> 336 us. The check costs most of the rest: the
-# fast form alone ran in 210 us, and a reduction in the prange loop itself (to check after
-# one pass) stopped LLVM from vectorising it (1.8 ms).
+# silu: blocks of SILU_BLOCK with no x below -86 (float32) / -700 (float64), the usual
+# case, take the fast form alone, the others the full one, as silu_kernel in
+# kernels/smooth.pxi (the same results). Row slices and loops from 0, as in prelu: with
+# computed bounds the loops did not vectorise (10**6 float32, 2 threads: 540 us against
+# 300). x is y gets its own kernel (see prelu_inplace). 10**6, 2 threads, relukit.silu
+# before -> after (separate runs): float32 out of place 310 -> 286 us, in place 413 -> 336
+# us; float64 (same run) 1,132 -> 819 us. The check costs most of the rest: the fast form
+# alone ran in 210 us (float32), and a reduction in the prange loop itself (to check after
+# one pass) stopped LLVM from vectorising it (1.8 ms). The per-dtype pieces are overloads,
+# so that one kernel serves both dtypes.
 SILU_BLOCK = 4096
 
 
+def _silu_low(v):
+    """Whether v needs silu's full form (below -86 in float32, -700 in float64)."""
+
+
+def _silu_fast_any(v):
+    """silu's fast form for v's dtype."""
+
+
+def _silu_full_any(v):
+    """silu's full form for v's dtype."""
+
+
+@overload(_silu_low, inline="always")
+def _silu_low_impl(v):
+    if v == types.float32:
+        return lambda v: v < SILU_FAST_MIN
+    return lambda v: v < -700.0
+
+
+@overload(_silu_fast_any, inline="always")
+def _silu_fast_impl(v):
+    if v == types.float32:
+        return lambda v: silu_fast(v)
+    return lambda v: _silu_fast(v)
+
+
+@overload(_silu_full_any, inline="always")
+def _silu_full_impl(v):
+    if v == types.float32:
+        return lambda v: rk_siluf(v)
+    return lambda v: _silu_one(v)
+
+
 @_parallel_jit_contract
-def silu_f32(x, y):
+def silu(x, y):
     n = x.size
     for b in prange((n + SILU_BLOCK - 1) // SILU_BLOCK):
         lo = b * SILU_BLOCK
@@ -1048,17 +1087,17 @@ def silu_f32(x, y):
         ys = y[lo:hi]
         low = False
         for i in range(hi - lo):
-            low |= xs[i] < SILU_FAST_MIN
+            low |= _silu_low(xs[i])
         if low:
             for i in range(hi - lo):
-                ys[i] = rk_siluf(xs[i])
+                ys[i] = _silu_full_any(xs[i])
         else:
             for i in range(hi - lo):
-                ys[i] = silu_fast(xs[i])
+                ys[i] = _silu_fast_any(xs[i])
 
 
 @_parallel_jit_contract
-def silu_f32_inplace(y):
+def silu_inplace(y):
     n = y.size
     for b in prange((n + SILU_BLOCK - 1) // SILU_BLOCK):
         lo = b * SILU_BLOCK
@@ -1066,13 +1105,13 @@ def silu_f32_inplace(y):
         ys = y[lo:hi]
         low = False
         for i in range(hi - lo):
-            low |= ys[i] < SILU_FAST_MIN
+            low |= _silu_low(ys[i])
         if low:
             for i in range(hi - lo):
-                ys[i] = rk_siluf(ys[i])
+                ys[i] = _silu_full_any(ys[i])
         else:
             for i in range(hi - lo):
-                ys[i] = silu_fast(ys[i])
+                ys[i] = _silu_fast_any(ys[i])
 
 
 @_parallel_jit_contract
@@ -1184,8 +1223,7 @@ _RUNNERS = {
         if _f32(a) and float(np.float32(p[0])) == p[0] and float(np.float32(p[1])) == p[1]
         and abs(p[1]) >= 1e-30 else softplus_grad(a, b, y, *p)),
     "silu": lambda a, b, c, mi, y, mo, p: (
-        (silu_f32_inplace(y) if a.ctypes.data == y.ctypes.data else silu_f32(a, y)) if _f32(a)
-        else silu(a, y)),
+        silu_inplace(y) if a.ctypes.data == y.ctypes.data else silu(a, y)),
     "silu_grad": lambda a, b, c, mi, y, mo, p: (silu_grad_f32(a, b, y) if _f32(a)
                                                  else silu_grad_precise(a, b, y)),
     "gelu": lambda a, b, c, mi, y, mo, p: (
