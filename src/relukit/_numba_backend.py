@@ -947,6 +947,14 @@ def elu_grad(g, out, y, neghi, poscoef, divisor, neglo):
 
 
 @_parallel_jit_contract
+def elu_grad_f32(g, out, y, hi, lo, poscoef, mul):
+    # float32 in float (rk_elu_grad_onef in kernels/smooth.pxi)
+    for i in prange(g.size):
+        o = out[i]
+        y[i] = rk_selectf(o <= 0, g[i] * (((o + hi) + lo) * mul), g[i] * poscoef)
+
+
+@_parallel_jit_contract
 def elu_grad_mul(g, out, y, neghi, poscoef, mul, neglo):
     # elu_grad with the division replaced by a product (see rk_elu_grad_one)
     for i in prange(g.size):
@@ -1178,10 +1186,14 @@ def _elu_run(x, y, negcoef, poscoef, divisor, neglo):
 
 
 def _elu_grad_run(g, out, y, neghi, poscoef, divisor, neglo):
-    # no division where the divisor is 1 (elu, selu); float32 multiplies by the double
-    # reciprocal, float64 divides (as kernels/smooth.pxi's elu_grad_kernel)
-    if divisor == 1.0 or _f32(g):
-        elu_grad_mul(g, out, y, neghi, poscoef, 1.0 / divisor, neglo)
+    # float32 in float (negcoef as a float pair), float64 without a division where the
+    # divisor is 1 (elu, selu), as kernels/smooth.pxi's elu_grad_kernel
+    if _f32(g):
+        hf = np.float32(neghi)
+        elu_grad_f32(g, out, y, hf, np.float32((neghi - float(hf)) + neglo),
+                     np.float32(poscoef), np.float32(1.0 / divisor))
+    elif divisor == 1.0:
+        elu_grad_mul(g, out, y, neghi, poscoef, 1.0, neglo)
     else:
         elu_grad(g, out, y, neghi, poscoef, divisor, neglo)
 
