@@ -136,8 +136,9 @@ def test_jax_leaky_relu_gradient_at_zero_is_its_own(jax):
 
 
 def test_short_smooth_calls_are_timed_on_fresh_input():
-    """Smooth and composite cells are timed call by call on restored input whatever their
-    length (fed back, their outputs drift into the subnormals); short relu cells in blocks."""
+    """Smooth and composite cells, and leaky_relu's, are timed call by call on restored input
+    whatever their length (fed back, their outputs drift into the subnormals); short relu
+    cells in blocks."""
     smooth = rb.build_cell("silu", "forward in place", rb.Inputs(64, "float32"), backends=False,
                            peers={})
     rb.measure(smooth, repeats=2, min_repeats=1, target_s=1e-4, budget_s=0.2)
@@ -150,3 +151,8 @@ def test_short_smooth_calls_are_timed_on_fresh_input():
                            peers={})
     rb.measure(masked, repeats=2, min_repeats=1, target_s=1e-4, budget_s=0.2)
     assert not masked.fresh
+    for variant in ("forward in place", "backward"):     # fed back, its negatives shrink
+        leaky = rb.build_cell("leaky_relu", variant, rb.Inputs(64, "float32"), backends=False,
+                              peers={})
+        rb.measure(leaky, repeats=2, min_repeats=1, target_s=1e-4, budget_s=0.2)
+        assert leaky.fresh, variant
