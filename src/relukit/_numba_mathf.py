@@ -238,8 +238,8 @@ def rk_expm1f_neg(x):
 
 
 @_jit
-def rk_log1pf(x):
-    x = np.float32(x)
+def _log1p_core(x):
+    # rk_log1pf without its special cases: the same bits for x in [0, 1] and NaN
     u = _1 + x
     bv = u - _1
     av = u - bv
@@ -255,7 +255,13 @@ def rk_log1pf(x):
     R = R * z + _LG2
     R = R * z + _LG1
     R = R * z
-    y = k * _LN2_HI_LOG - ((hfsq - (s * (hfsq + R) + (k * _LN2_LO_LOG + cu))) - f)
+    return k * _LN2_HI_LOG - ((hfsq - (s * (hfsq + R) + (k * _LN2_LO_LOG + cu))) - f)
+
+
+@_jit
+def rk_log1pf(x):
+    x = np.float32(x)
+    y = _log1p_core(x)
     y = _sel(x == _INF, x, y)
     y = _sel(x == _CM1, -_INF, y)
     y = _sel(x < _CM1, _NAN, y)
@@ -268,7 +274,7 @@ def rk_log1pf(x):
 def rk_softplusf(z):
     # rk_softplus_corrf with zlo = 0 (an exact argument), without the sigmoid
     z = np.float32(z)
-    return _sel(z > _0, z, _0) + rk_log1pf(rk_expf(-_fabs(z)))
+    return _sel(z > _0, z, _0) + _log1p_core(rk_expf(-_fabs(z)))
 
 
 @_jit
@@ -277,7 +283,7 @@ def rk_softplus_corrf(z, zlo):
     z = np.float32(z)
     e = rk_expf(-_fabs(z))
     sg = _fdiv(_sel(z > _0, _1, e), _1 + e)
-    return (_sel(z > _0, z, _0) + rk_log1pf(e)) + sg * zlo
+    return (_sel(z > _0, z, _0) + _log1p_core(e)) + sg * zlo
 
 
 @_jit
