@@ -621,6 +621,30 @@ def test_silu_value_does_not_depend_on_its_neighbours(backend, dtype):
     assert err.max() <= MAX_ULP, (x[finite][np.argmax(err)], err.max())
 
 
+def test_silu_backward_value_does_not_depend_on_its_neighbours(backend):
+    """float32 silu_backward takes a form without clamps in blocks with no |x| above 170
+    (Cython): each element's gradient against the gradient of it alone, with values beyond
+    170 (where that form would be wrong), infinities and NaN across block boundaries."""
+    rng = np.random.default_rng(11)
+    n = 3 * 1024 + 7
+    x = rng.uniform(-12, 12, n).astype(np.float32)
+    g = rng.uniform(0.5, 2, n).astype(np.float32)
+    far = np.array([170.5, -170.5, 200, -200, 1e30, -1e30, np.inf, -np.inf], np.float32)
+    where = [3, 1023, 1024, 2047, 2048, 2500, 3 * 1024 + 6, 700]
+    x[where] = far
+    x[[50, 1500]] = np.nan
+    got = quiet(relukit.silu_backward, g, x)
+    alone = np.concatenate([quiet(relukit.silu_backward, g[i:i + 1], x[i:i + 1])
+                            for i in range(n)])
+    assert_same(got, alone)
+    # beyond 170: silu' rounds to 1 (x > 0) or to -0.0 (x < 0); silu'(+inf) is NaN as the
+    # formula's 1 + inf * 0, and x = -inf gives g * -0.0 (the kernels' documented choices)
+    gw = g[where]
+    expected = np.array([gw[0], gw[1] * -0.0, gw[2], gw[3] * -0.0, gw[4], gw[5] * -0.0,
+                         np.nan, gw[7] * -0.0], np.float32)
+    assert_same(got[where], expected)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_backward_special_values(backend, dtype):
     """Gradients at the points where the contract fixes them: y > 0 (or +inf) passes
