@@ -216,16 +216,6 @@ RK_INLINE double rk_exp(double x)
     return (e * s1) * s2;
 }
 
-/*
- * expm1(x) = 2^n * (1 + p) - 1, p = expm1(r) = rh + corr.
- *  n == 0:       p itself (rh = x exactly, so tiny x gives x; -0.0 kept by a final select).
- *  -65 <= n <= 53: (2^n - 1) + 2^n*rh is summed EXACTLY with TwoSum (2^n - 1 is exact for
- *                n >= -53, 2^n*rh is exact), then the small 2^n*corr and the TwoSum error
- *                are added: no cancellation error even for n = +-1, where 2^n - 1 and
- *                2^n*p nearly cancel (the naive form loses up to 1 ulp there).
- *  n >= 54:      2^n * ((1 + p) - 2^-n); 2^-n < 2^-53 is folded into corr.
- * x is clamped to [-45, 710]: expm1(x) rounds to -1 for x < -38.1.
- */
 /* rk_expm1 for -65 <= n <= 53, t = 2^n (exact). */
 RK_INLINE double rk__expm1_mid(double t, double rh, double corr)
 {
@@ -237,6 +227,16 @@ RK_INLINE double rk__expm1_mid(double t, double rh, double corr)
     return s + (err + t * corr);
 }
 
+/*
+ * expm1(x) = 2^n * (1 + p) - 1, p = expm1(r) = rh + corr.
+ *  n == 0:       p itself (rh = x exactly, so tiny x gives x; -0.0 kept by a final select).
+ *  -65 <= n <= 53: (2^n - 1) + 2^n*rh is summed EXACTLY with TwoSum (2^n - 1 is exact for
+ *                n >= -53, 2^n*rh is exact), then the small 2^n*corr and the TwoSum error
+ *                are added: no cancellation error even for n = +-1, where 2^n - 1 and
+ *                2^n*p nearly cancel (the naive form loses up to 1 ulp there).
+ *  n >= 54:      2^n * ((1 + p) - 2^-n); 2^-n < 2^-53 is folded into corr.
+ * x is clamped to [-45, 710]: expm1(x) rounds to -1 for x < -38.1.
+ */
 RK_INLINE double rk_expm1(double x)
 {
     double xc = rk__sel(x > 710.0, 710.0, rk__sel(x < -45.0, -45.0, x));

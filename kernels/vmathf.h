@@ -205,16 +205,6 @@ RK_INLINE float rk_expf(float x)
     return (rkf__one_plus(rh, corr) * s1) * s2;
 }
 
-/*
- * expm1f(x) = 2^n (1 + p) - 1, p = expm1(r) = rh + corr (vmath.h's rk_expm1 in float):
- *  n <= 24: a = 2^n - 1 (exact for 0 <= n <= 24; for n < 0 its rounding error a_err is
- *           recovered by Fast2Sum, |-1| >= 2^n) and b = 2^n*rh (exact) are summed with
- *           TwoSum, then the small terms err + a_err + 2^n*corr are added: no cancellation
- *           error at n = +-1, and tiny x gives x (n = 0, rh = x).
- *  n >= 25: 2^n ((1 + p) - 2^-n), 2^-n < 2^-24 folded into corr.
- * x is clamped to [-18, 89]: expm1f(x) rounds to -1 below -17.33 and overflows above 88.72.
- * -0.0 is returned as -0.0 by the final select; NaN propagates.
- */
 /* rk_expm1f for n <= 24, t = 2^n (exact). */
 RK_INLINE float rkf__expm1_mid(float t, float rh, float corr)
 {
@@ -227,6 +217,16 @@ RK_INLINE float rkf__expm1_mid(float t, float rh, float corr)
     return s + ((err + a_err) + t * corr);
 }
 
+/*
+ * expm1f(x) = 2^n (1 + p) - 1, p = expm1(r) = rh + corr (vmath.h's rk_expm1 in float):
+ *  n <= 24: a = 2^n - 1 (exact for 0 <= n <= 24; for n < 0 its rounding error a_err is
+ *           recovered by Fast2Sum, |-1| >= 2^n) and b = 2^n*rh (exact) are summed with
+ *           TwoSum, then the small terms err + a_err + 2^n*corr are added: no cancellation
+ *           error at n = +-1, and tiny x gives x (n = 0, rh = x).
+ *  n >= 25: 2^n ((1 + p) - 2^-n), 2^-n < 2^-24 folded into corr.
+ * x is clamped to [-18, 89]: expm1f(x) rounds to -1 below -17.33 and overflows above 88.72.
+ * -0.0 is returned as -0.0 by the final select; NaN propagates.
+ */
 RK_INLINE float rk_expm1f(float x)
 {
     float xc = rkf__sel(x > 89.0f, 89.0f, rkf__sel(x < -18.0f, -18.0f, x));
@@ -319,11 +319,6 @@ RK_INLINE float rk_log1pf(float x)
  *     bounded by 1 + ... near 0 and by |x| e^x -> 0 for the saturated tail.)
  */
 
-/* softplus(z + zlo) for z = beta x rounded and zlo its rounding error (|zlo| <= 2^-24 |z|),
- * to first order: softplus(z) + sigmoid(z) zlo. The sigmoid enters only through a term of
- * relative size <= 2^-17.5 of the result, so it is formed from the same e = exp(-|z|) with
- * one plain division (relative error ~2^-22, i.e. < 2^-39 of the result) instead of a second
- * exponential (a full sigmoid): float32 softplus at n = 10^6, one core, 2.28 -> 1.58 ms. */
 /* softplus(z) for an exact z (beta = 1): rk_softplus_corrf with zlo = 0, the same bits
  * without the sigmoid's division (float32 softplus, one core: see softplus_kernel in
  * smooth.pxi). */
@@ -332,6 +327,11 @@ RK_INLINE float rk_softplusf(float z)
     return rkf__sel(z > 0.0f, z, 0.0f) + rkf__log1p_core(rk_expf(-RKF_FABS(z)));
 }
 
+/* softplus(z + zlo) for z = beta x rounded and zlo its rounding error (|zlo| <= 2^-24 |z|),
+ * to first order: softplus(z) + sigmoid(z) zlo. The sigmoid enters only through a term of
+ * relative size <= 2^-17.5 of the result, so it is formed from the same e = exp(-|z|) with
+ * one plain division (relative error ~2^-22, i.e. < 2^-39 of the result) instead of a second
+ * exponential (a full sigmoid): float32 softplus at n = 10^6, one core, 2.28 -> 1.58 ms. */
 RK_INLINE float rk_softplus_corrf(float z, float zlo)
 {
     float e = rk_expf(-RKF_FABS(z));
@@ -340,9 +340,9 @@ RK_INLINE float rk_softplus_corrf(float z, float zlo)
     return (rkf__sel(z > 0.0f, z, 0.0f) + l) + sg * zlo;
 }
 
-/* silu(x) = x / (1 + e^-x), PyTorch's form, for any x (rk_siluf below takes it only for
- * x < -86), with e^-x = (1 + rr) 2^n (rkf__exp_core,
- * rr = expm1 of the reduced argument, never rounded to 1 + rr) and k = max(n, 0):
+/* silu(x) = x / (1 + e^-x), PyTorch's form, for any x, with e^-x = (1 + rr) 2^n
+ * (rkf__exp_core, rr = expm1 of the reduced argument, never rounded to 1 + rr) and
+ * k = max(n, 0):
  *     silu(x) = (x / D) 2^-k,   D = (2^-k + 2^(n-k)) + rr 2^(n-k).
  * 2^-k + 2^(n-k) is exact (one of them is 1, the other 2^-|n| with |n| <= 24 where it
  * matters; 2^-k is capped at 2^-60 beyond) and rr 2^(n-k) is exact, so D is rounded once
@@ -354,7 +354,7 @@ RK_INLINE float rk_softplus_corrf(float z, float zlo)
  * Measured on every 17th bit pattern against x / (1 + exp(-x)) in double: 2.40 ulp (the
  * compensated form it replaces: 1.49), 0.87 -> 0.58 ns per element on one core (uniform
  * [-10, 10], n = 2^20, AVX-512). */
-RK_INLINE float rkf__silu_wide(float x)
+RK_INLINE float rk_siluf(float x)
 {
     float nx = rkf__sel(x > 87.0f, -87.0f, rkf__sel(x < -110.0f, 110.0f, -x));
     float n, rh, corr;
@@ -369,37 +369,31 @@ RK_INLINE float rkf__silu_wide(float x)
 }
 
 /* silu for x >= -86 (NaN and +inf included; other x give an unspecified value): there
- * x / (1 + e^-x) neither overflows nor underflows, so rkf__silu_wide's scaling by 2^-k is
+ * x / (1 + e^-x) neither overflows nor underflows, so rk_siluf's scaling by 2^-k is
  * not needed: with e^-x = (1 + rr) 2^n as there and t = 2^n, D = (1 + t) + rr t is
- * 2^k times rkf__silu_wide's D (1 + t is exact for n <= 24 and rounds as 2^-k + 1 there
+ * 2^k times rk_siluf's D (1 + t is exact for n <= 24 and rounds as 2^-k + 1 there
  * beyond), rounded once, and x / D is its result scaled: the same bits (checked on every
  * float >= -86) at half the cost (one core, n = 2^16, uniform [-10, 10]: 0.66 -> 0.34 ns
- * per element). */
+ * per element). silu_kernel in smooth.pxi takes it for blocks with no x below -86 and no
+ * NaN. */
 #define RKF__SILU_FAST_MIN (-86.0f)
 
 RK_INLINE float rkf__silu_fast(float x)
 {
-    float nx = rkf__sel(x > 87.0f, -87.0f, -x);       /* as rkf__silu_wide's clamp */
+    float nx = rkf__sel(x > 87.0f, -87.0f, -x);       /* as rk_siluf's clamp */
     float n, rh, corr;
     rkf__exp_core(nx, 0.0f, &n, &rh, &corr);
     float t = rkf__pow2i(n);
     return x / ((1.0f + t) + (rh + corr) * t);
 }
 
-/* silu(x): rkf__silu_fast from -86 up, rkf__silu_wide below (the same results where both
- * apply). A loop over a block with no x below -86 (the usual case) calls rkf__silu_fast
- * alone. */
-RK_INLINE float rk_siluf(float x)
-{
-    return rkf__sel(x < RKF__SILU_FAST_MIN, rkf__silu_wide(x), rkf__silu_fast(x));
-}
-
-/* Whether any of p[0..n) is below lim (a vectorised OR reduction; NaN is not below). */
-RK_INLINE int rkf__any_below(const float *p, ptrdiff_t n, float lim)
+/* Whether any p[i] of p[0..n) is NaN or below lim (a vectorised OR reduction). NaN counts
+ * as in rkf__any_abs_not_within below: it then takes the full form in every block. */
+RK_INLINE int rkf__any_below_or_nan(const float *p, ptrdiff_t n, float lim)
 {
     int r = 0;
     for (ptrdiff_t i = 0; i < n; i++)
-        r |= p[i] < lim;
+        r |= !(p[i] >= lim);
     return r;
 }
 

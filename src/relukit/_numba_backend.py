@@ -1039,8 +1039,8 @@ def softplus_unit_f32(x, y, threshold):
         y[i] = rk_selectf(v > threshold, v, rk_softplusf(v))
 
 
-# silu: blocks of SILU_BLOCK with no x below -86 (float32) / -700 (float64), the usual
-# case, take the fast form alone, the others the full one, as silu_kernel in
+# silu: blocks of SILU_BLOCK with no x NaN or below -86 (float32) / -700 (float64), the
+# usual case, take the fast form, the others the full one, as silu_kernel in
 # kernels/smooth.pxi (the same results). Row slices and loops from 0, as in prelu: with
 # computed bounds the loops did not vectorise (10**6 float32, 2 threads: 540 us against
 # 300). x is y gets its own kernel (see prelu_inplace). 10**6, 2 threads, relukit.silu
@@ -1053,7 +1053,7 @@ SILU_BLOCK = 4096
 
 
 def _silu_low(v):
-    """Whether v needs silu's full form (below -86 in float32, -700 in float64)."""
+    """Whether v takes silu's full form: NaN, or below -86 (float32) / -700 (float64)."""
 
 
 def _silu_fast_any(v):
@@ -1067,8 +1067,8 @@ def _silu_full_any(v):
 @overload(_silu_low, inline="always")
 def _silu_low_impl(v):
     if v == types.float32:
-        return lambda v: v < SILU_FAST_MIN
-    return lambda v: v < -700.0
+        return lambda v: not (v >= SILU_FAST_MIN)
+    return lambda v: not (v >= -700.0)
 
 
 @overload(_silu_fast_any, inline="always")

@@ -233,6 +233,7 @@ def rk_expm1f(x):
 def rk_expm1f_neg(x):
     """rk_expm1f for x <= 0 only (vmathf.h rk_expm1f_neg): the same bits, half the cost."""
     x = np.float32(x)
+    x = np.float32(x)
     n, rh, corr = _exp_core(_sel(x < _CM18, _CM18, x), _0)
     return _sel(x == _0, x, _expm1_mid(_pow2i(n), rh, corr))
 
@@ -287,7 +288,7 @@ def rk_softplus_corrf(z, zlo):
 
 
 @_jit
-def _silu_wide(x):
+def rk_siluf(x):
     # x / (1 + e^-x) = (x / D) 2^-k, D = (2^-k + 2^(n-k)) + rr 2^(n-k) (see vmathf.h)
     x = np.float32(x)
     nx = _sel(x > _C87, -_C87, _sel(x < -_C110, _C110, -x))
@@ -307,17 +308,11 @@ SILU_FAST_MIN = _f(-86.0)
 @_jit
 def silu_fast(x):
     """silu for x >= -86 (NaN, +inf included): x / ((1 + t) + rr t), t = 2^n, the same bits
-    as _silu_wide there (vmathf.h rkf__silu_fast)."""
+    as rk_siluf there (vmathf.h rkf__silu_fast)."""
     x = np.float32(x)
     n, rh, corr = _exp_core(_sel(x > _C87, -_C87, -x), _0)
     t = _pow2i(n)
     return _fdiv(x, (_1 + t) + (rh + corr) * t)
-
-
-@_jit
-def rk_siluf(x):
-    x = np.float32(x)
-    return _sel(x < SILU_FAST_MIN, _silu_wide(x), silu_fast(x))
 
 
 # Exact gelu and its gradient in double (see vmathf.h rkd__exp_neg, rkd__gelu_m, rk_geluf,
