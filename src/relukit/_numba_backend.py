@@ -66,7 +66,7 @@ def _prefer_wide_vectors():
 
 VECTOR_WIDTH = _prefer_wide_vectors()
 
-from ._numba_math import (_exp_core, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd, rk_expm1,
+from ._numba_math import (_exp_core, exp_consts, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd, rk_expm1,
                           rk_expm1_neg, rk_fma, rk_log1p_core, rk_select)
 from ._numba_mathf import (SILU_FAST_MIN, silu_fast, _hornerd, rk_expm1f, rk_expm1f_neg, rk_fmaf,
                            rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf, rk_geluf,
@@ -648,30 +648,30 @@ _INV_SQRT_2PI_LO = -2.49232720227773e-17
 
 
 @_elementwise
-def _softplus_one(v, beta, threshold):
+def _softplus_one(v, beta, threshold, ec):
     z = beta * v
     zlo = rk_fma(beta, v, -z)
     zlo = rk_select(abs(z) <= _DBL_MAX, zlo, 0.0)
-    e = rk_exp(-abs(z))
+    e = rk_exp(-abs(z), ec)
     sg = _fdiv(rk_select(z > 0, 1.0, e), 1.0 + e)     # one exponential (see rk_softplus_one)
     sp = (rk_select(z > 0, z, 0.0) + rk_log1p_core(e)) + sg * zlo
     return rk_select(z > threshold, v, _fdiv(sp, beta))
 
 
 @_elementwise
-def _softplus_unit(v, threshold):
+def _softplus_unit(v, threshold, ec):
     # beta = 1: no correction, no division (see softplus_kernel in kernels/smooth.pxi)
-    sp = rk_select(v > 0, v, 0.0) + rk_log1p_core(rk_exp(-abs(v)))
+    sp = rk_select(v > 0, v, 0.0) + rk_log1p_core(rk_exp(-abs(v), ec))
     return rk_select(v > threshold, v, sp)
 
 
 @_elementwise
-def _x_sigmoid(v, a, alo):
+def _x_sigmoid(v, a, alo, ec):
     # v / (1 + e^-(a + alo)) as (v / D) 2^-k, e^-(a + alo) = 2^n (1 + rr) never rounded
     # (see rk__x_sigmoid in kernels/smooth.pxi)
     na = rk_select(a > 708.0, -708.0, rk_select(a < -760.0, 760.0, -a))
     lo = rk_select(na == -a, 0.0 - alo, 0.0)
-    n, rh, corr = _exp_core(na, lo)
+    n, rh, corr = _exp_core(na, lo, ec)
     rr = rh + corr
     k = rk_select(n > 0.0, n, 0.0)
     p2 = _pow2i(n - k)
@@ -682,15 +682,15 @@ def _x_sigmoid(v, a, alo):
 
 
 @_elementwise
-def _silu_one(v):
-    return _x_sigmoid(v, v, 0.0)
+def _silu_one(v, ec):
+    return _x_sigmoid(v, v, 0.0, ec)
 
 
 @_elementwise
-def _silu_fast(v):
+def _silu_fast(v, ec):
     # silu for v >= -700: (1 + t) + rr t with t = 2^n, the same bits as _silu_one there
     # (rk__silu_fast in kernels/smooth.pxi)
-    n, rh, corr = _exp_core(rk_select(v > 708.0, -708.0, -v), 0.0)
+    n, rh, corr = _exp_core(rk_select(v > 708.0, -708.0, -v), 0.0, ec)
     t = _pow2i(n)
     return _fdiv(v, (1.0 + t) + (rh + corr) * t)
 
@@ -720,12 +720,12 @@ def _gelu_g(a):
 
 
 @_elementwise
-def _gelu_parts(ac):
+def _gelu_parts(ac, ec):
     # for a = ac in [0.5, 39]: e^(-a^2/2) = (1 + rh + corr) s1 s2 and 1 / (a + g(a)) =
     # r (1 + e), shared by gelu and gelu' (rk__gelu_parts in kernels/smooth.pxi)
     hc = ac * ac
     hcl = rk_fma(ac, ac, -hc)
-    n, rh, corr = _exp_core(-0.5 * hc, -0.5 * hcl)
+    n, rh, corr = _exp_core(-0.5 * hc, -0.5 * hcl, ec)
     n1 = _split_n1(n)
     g = _gelu_g(ac)
     dh = ac + g
@@ -743,7 +743,7 @@ def _gelu_scaled(y0, y0l, rh, corr, s1, s2):
 
 
 @_elementwise
-def _gelu_exact_precise(v):
+def _gelu_exact_precise(v, ec):
     # 0.5 x + x^2 S(x^2) below |x| = 0.5, phi(a) / (a + g(a)) from there (see
     # rk_gelu_exact_precise in kernels/smooth.pxi)
     a = abs(v)
@@ -753,7 +753,7 @@ def _gelu_exact_precise(v):
     small = rk_fma(h, s, 0.5 * v) + hl * s
     small = rk_select(small == 0.0, v * 0.0, small)
     ac = rk_select(a > 39.0, 39.0, rk_select(a < 0.5, 0.5, a))
-    _, _, _, rh, corr, s1, s2, r, e = _gelu_parts(ac)
+    _, _, _, rh, corr, s1, s2, r, e = _gelu_parts(ac, ec)
     m = v * _INV_SQRT_2PI
     ml = rk_fma(v, _INV_SQRT_2PI, -m) + v * _INV_SQRT_2PI_LO
     y0 = m * r
@@ -777,7 +777,7 @@ _GELU_U = (3.846195605077609e-08, -6.584853049346171e-07, 9.323283900346842e-06,
 
 
 @_elementwise
-def _gelu_grad_precise(g, v):
+def _gelu_grad_precise(g, v, ec):
     # float64 gelu': polynomial around the root, 0.5 + x U(x^2) below |x| = 0.5, the
     # forward's phi / (a + g(a)) beyond (see rk_gelu_grad_precise in kernels/smooth.pxi)
     x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v))
@@ -804,7 +804,7 @@ def _gelu_grad_precise(g, v):
     q = _GELU_Q0_HI + (_GELU_Q0_LO + q * d)
     root = g * (d * q)
     ac = rk_select(a < 0.5, 0.5, a)
-    hc, hcl, gf, rh, corr, s1, s2, r, e = _gelu_parts(ac)
+    hc, hcl, gf, rh, corr, s1, s2, r, e = _gelu_parts(ac, ec)
     phi = ((_INV_SQRT_2PI * (1.0 + (rh + corr))) * s1) * s2
     pos = rk_fma(g, phi * (ac - (r + r * e)), g)
     t1 = 1.0 - hc
@@ -850,13 +850,13 @@ def _gelu_tanh_u2(v):
 
 
 @_elementwise
-def _gelu_tanh_precise(v):
+def _gelu_tanh_precise(v, ec):
     u2, lo = _gelu_tanh_u2(v)
-    return _x_sigmoid(v, u2, lo)
+    return _x_sigmoid(v, u2, lo, ec)
 
 
 @_elementwise
-def _xsig_grad(g, v, vlo, mh, ml):
+def _xsig_grad(g, v, vlo, mh, ml, ec):
     # g * d/dx [x sigmoid(v)] from E = exp(-|v + vlo|) and m = x v' (double-double), as one
     # quotient; see rk__xsig_grad in kernels/smooth.pxi
     neg = v < 0.0
@@ -864,7 +864,7 @@ def _xsig_grad(g, v, vlo, mh, ml):
     clamp = av > 780.0
     a = rk_select(clamp, -780.0, -av)
     alo = rk_select(clamp, 0.0, rk_select(neg, vlo, -vlo))
-    eh, el, s2 = rk_exp_dd(a, alo)
+    eh, el, s2 = rk_exp_dd(a, alo, ec)
     E = eh * s2
     El = el * s2
     Dh = 1.0 + E
@@ -883,9 +883,9 @@ def _xsig_grad(g, v, vlo, mh, ml):
 
 
 @_elementwise
-def _silu_grad_precise(g, v):
+def _silu_grad_precise(g, v, ec):
     x = rk_select(v > 780.0, 780.0, rk_select(v < -780.0, -780.0, v))
-    return rk_select(v == math.inf, math.nan, _xsig_grad(g, x, 0.0, x, 0.0))
+    return rk_select(v == math.inf, math.nan, _xsig_grad(g, x, 0.0, x, 0.0, ec))
 
 
 _GELU_K3_HI = 0.134145
@@ -893,7 +893,7 @@ _GELU_K3_LO = 1.3526957332032908e-17
 
 
 @_elementwise
-def _gelu_tanh_grad_precise(g, v):
+def _gelu_tanh_grad_precise(g, v, ec):
     x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v))
     u2, lo = _gelu_tanh_u2(x)
     p2 = x * x
@@ -907,35 +907,39 @@ def _gelu_tanh_grad_precise(g, v):
     xal = rk_fma(x, ah, -xa) + x * al
     mh = _C2_HI * xa
     ml = rk_fma(_C2_HI, xa, -mh) + (_C2_HI * xal + _C2_LO * xa)
-    return rk_select(v == -math.inf, 0.0, _xsig_grad(g, u2, lo, mh, ml))
+    return rk_select(v == -math.inf, 0.0, _xsig_grad(g, u2, lo, mh, ml, ec))
 
 
 @_parallel_jit_contract
 def gelu_tanh_precise(x, y):
+    ec = exp_consts()
     for i in prange(x.size):
-        y[i] = _gelu_tanh_precise(x[i])
+        y[i] = _gelu_tanh_precise(x[i], ec)
 
 
 @_parallel_jit_contract
 def gelu_tanh_grad_precise(g, x, y):
+    ec = exp_consts()
     for i in prange(g.size):
-        y[i] = _gelu_tanh_grad_precise(g[i], x[i])
+        y[i] = _gelu_tanh_grad_precise(g[i], x[i], ec)
 
 
 @_parallel_jit_contract
 def elu(x, y, negcoef, poscoef, divisor, neglo):
+    ec = exp_consts()
     for i in prange(x.size):
         v = np.float64(x[i])
-        y[i] = rk_select(v <= 0, negcoef * rk_expm1(v / divisor), poscoef * v)
+        y[i] = rk_select(v <= 0, negcoef * rk_expm1(v / divisor, ec), poscoef * v)
 
 
 @_parallel_jit_contract
 def elu_neg(x, y, negcoef, poscoef):
     # divisor 1 (elu, selu, celu's default): no division, and expm1 only of x <= 0, as the
     # Cython kernel (kernels/smooth.pxi, elu_kernel)
+    ec = exp_consts()
     for i in prange(x.size):
         v = np.float64(x[i])
-        y[i] = rk_select(v <= 0, negcoef * rk_expm1_neg(v), poscoef * v)
+        y[i] = rk_select(v <= 0, negcoef * rk_expm1_neg(v, ec), poscoef * v)
 
 
 @_parallel_jit_contract
@@ -965,40 +969,46 @@ def elu_grad_mul(g, out, y, neghi, poscoef, mul, neglo):
 
 @_parallel_jit_contract
 def softplus(x, y, beta, threshold):
+    ec = exp_consts()
     for i in prange(x.size):
-        y[i] = _softplus_one(np.float64(x[i]), beta, threshold)
+        y[i] = _softplus_one(np.float64(x[i]), beta, threshold, ec)
 
 
 @_parallel_jit_contract
 def softplus_unit(x, y, threshold):
+    ec = exp_consts()
     for i in prange(x.size):
-        y[i] = _softplus_unit(np.float64(x[i]), threshold)
+        y[i] = _softplus_unit(np.float64(x[i]), threshold, ec)
 
 
 @_parallel_jit_contract
 def softplus_grad(g, out, y, beta, threshold):
+    ec = exp_consts()
     for i in prange(g.size):
         gi = np.float64(g[i])
         z = beta * np.float64(out[i])
-        y[i] = rk_select(z > threshold, gi, gi * -rk_expm1(-z))
+        y[i] = rk_select(z > threshold, gi, gi * -rk_expm1(-z, ec))
 
 
 @_parallel_jit_contract
 def silu_grad_precise(g, x, y):
+    ec = exp_consts()
     for i in prange(g.size):
-        y[i] = _silu_grad_precise(g[i], x[i])
+        y[i] = _silu_grad_precise(g[i], x[i], ec)
 
 
 @_parallel_jit_contract
 def gelu_grad_precise(g, x, y):
+    ec = exp_consts()
     for i in prange(g.size):
-        y[i] = _gelu_grad_precise(g[i], x[i])
+        y[i] = _gelu_grad_precise(g[i], x[i], ec)
 
 
 @_parallel_jit_contract
 def gelu_precise(x, y):
+    ec = exp_consts()
     for i in prange(x.size):
-        y[i] = _gelu_exact_precise(x[i])
+        y[i] = _gelu_exact_precise(x[i], ec)
 
 
 # ---- float32 forwards on the float32-native functions (_numba_mathf, the twins of
@@ -1056,12 +1066,12 @@ def _silu_low(v):
     """Whether v takes silu's full form: NaN, or below -86 (float32) / -700 (float64)."""
 
 
-def _silu_fast_any(v):
-    """silu's fast form for v's dtype."""
+def _silu_fast_any(v, ec):
+    """silu's fast form for v's dtype (ec: exp_consts(), used by the float64 one)."""
 
 
-def _silu_full_any(v):
-    """silu's full form for v's dtype."""
+def _silu_full_any(v, ec):
+    """silu's full form for v's dtype (ec as for _silu_fast_any)."""
 
 
 @overload(_silu_low, inline="always")
@@ -1072,21 +1082,22 @@ def _silu_low_impl(v):
 
 
 @overload(_silu_fast_any, inline="always")
-def _silu_fast_impl(v):
+def _silu_fast_impl(v, ec):
     if v == types.float32:
-        return lambda v: silu_fast(v)
-    return lambda v: _silu_fast(v)
+        return lambda v, ec: silu_fast(v)
+    return lambda v, ec: _silu_fast(v, ec)
 
 
 @overload(_silu_full_any, inline="always")
-def _silu_full_impl(v):
+def _silu_full_impl(v, ec):
     if v == types.float32:
-        return lambda v: rk_siluf(v)
-    return lambda v: _silu_one(v)
+        return lambda v, ec: rk_siluf(v)
+    return lambda v, ec: _silu_one(v, ec)
 
 
 @_parallel_jit_contract
 def silu(x, y):
+    ec = exp_consts()
     n = x.size
     for b in prange((n + SILU_BLOCK - 1) // SILU_BLOCK):
         lo = b * SILU_BLOCK
@@ -1098,14 +1109,15 @@ def silu(x, y):
             low |= _silu_low(xs[i])
         if low:
             for i in range(hi - lo):
-                ys[i] = _silu_full_any(xs[i])
+                ys[i] = _silu_full_any(xs[i], ec)
         else:
             for i in range(hi - lo):
-                ys[i] = _silu_fast_any(xs[i])
+                ys[i] = _silu_fast_any(xs[i], ec)
 
 
 @_parallel_jit_contract
 def silu_inplace(y):
+    ec = exp_consts()
     n = y.size
     for b in prange((n + SILU_BLOCK - 1) // SILU_BLOCK):
         lo = b * SILU_BLOCK
@@ -1116,10 +1128,10 @@ def silu_inplace(y):
             low |= _silu_low(ys[i])
         if low:
             for i in range(hi - lo):
-                ys[i] = _silu_full_any(ys[i])
+                ys[i] = _silu_full_any(ys[i], ec)
         else:
             for i in range(hi - lo):
-                ys[i] = _silu_fast_any(ys[i])
+                ys[i] = _silu_fast_any(ys[i], ec)
 
 
 @_parallel_jit_contract
