@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import given, note, settings
+from numpy.testing import assert_allclose
 from hypothesis import strategies as st
 
 import relukit
@@ -643,6 +644,29 @@ def test_silu_backward_value_does_not_depend_on_its_neighbours(backend):
     expected = np.array([gw[0], gw[1] * -0.0, gw[2], gw[3] * -0.0, gw[4], gw[5] * -0.0,
                          np.nan, gw[7] * -0.0], np.float32)
     assert_same(got[where], expected)
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.5, -1.5])
+def test_softplus_backward_value_does_not_depend_on_its_neighbours(backend, beta):
+    """float64 softplus_backward takes expm1 for arguments <= 0 only in blocks where beta > 0
+    and no y is negative or NaN (the forward's outputs): each element's gradient against the
+    gradient of it alone and against the formula, with negative y (where that form would be
+    wrong), NaN and infinities across the blocks of both backends."""
+    rng = np.random.default_rng(12)
+    n = 3 * 4096 + 9
+    y = reference.softplus(rng.uniform(-12, 12, n), beta=abs(beta))
+    g = rng.uniform(0.5, 2, n)
+    odd = np.array([-0.5, -3.0, -40.0, -1e-300, np.nan, np.inf, -np.inf, -0.0])
+    where = [3, 1023, 1024, 4095, 4096, 9000, n - 1, 700]
+    y[where] = odd
+    got = quiet(relukit.softplus_backward, g, y, beta=beta)
+    alone = np.concatenate([quiet(relukit.softplus_backward, g[i:i + 1], y[i:i + 1],
+                                  beta=beta) for i in range(n)])
+    assert_same(got, alone)
+    z = beta * y
+    with np.errstate(all="ignore"):
+        expected = np.where(z > 20.0, g, g * -np.expm1(-z))
+    assert_allclose(got, expected, rtol=1e-14, atol=0, equal_nan=True)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

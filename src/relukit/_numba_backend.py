@@ -981,13 +981,37 @@ def softplus_unit(x, y, threshold):
         y[i] = _softplus_unit(np.float64(x[i]), threshold, ec)
 
 
+@_elementwise
+def _softplus_grad_one(g, out, beta, threshold, ec, nonneg):
+    # nonneg (a constant at each call): beta * out >= 0 is known, so expm1's argument is
+    # <= 0 and rk_expm1_neg gives its bits (rk_softplus_grad_one in kernels/smooth.pxi)
+    gi = np.float64(g)
+    z = beta * np.float64(out)
+    d = -rk_expm1_neg(-z, ec) if nonneg else -rk_expm1(-z, ec)
+    return rk_select(z > threshold, gi, gi * d)
+
+
 @_parallel_jit_contract
 def softplus_grad(g, out, y, beta, threshold):
+    # blocks as softplus_grad_kernel's (kernels/smooth.pxi): where beta > 0 and no y is
+    # negative or NaN, expm1 of arguments <= 0 only (SMOOTH_BLOCK: see silu below)
     ec = exp_consts()
-    for i in prange(g.size):
-        gi = np.float64(g[i])
-        z = beta * np.float64(out[i])
-        y[i] = rk_select(z > threshold, gi, gi * -rk_expm1(-z, ec))
+    n = g.size
+    for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
+        lo = b * SMOOTH_BLOCK
+        hi = min(lo + SMOOTH_BLOCK, n)
+        gs = g[lo:hi]
+        os = out[lo:hi]
+        ys = y[lo:hi]
+        general = not (beta > 0.0)
+        for i in range(hi - lo):
+            general |= not (os[i] >= 0.0)
+        if general:
+            for i in range(hi - lo):
+                ys[i] = _softplus_grad_one(gs[i], os[i], beta, threshold, ec, False)
+        else:
+            for i in range(hi - lo):
+                ys[i] = _softplus_grad_one(gs[i], os[i], beta, threshold, ec, True)
 
 
 @_parallel_jit_contract
@@ -1049,7 +1073,7 @@ def softplus_unit_f32(x, y, threshold):
         y[i] = rk_selectf(v > threshold, v, rk_softplusf(v))
 
 
-# silu: blocks of SILU_BLOCK with no x NaN or below -86 (float32) / -700 (float64), the
+# silu: blocks of SMOOTH_BLOCK with no x NaN or below -86 (float32) / -700 (float64), the
 # usual case, take the fast form, the others the full one, as silu_kernel in
 # kernels/smooth.pxi (the same results). Row slices and loops from 0, as in prelu: with
 # computed bounds the loops did not vectorise (10**6 float32, 2 threads: 540 us against
@@ -1058,8 +1082,8 @@ def softplus_unit_f32(x, y, threshold):
 # us; float64 (same run) 1,132 -> 819 us. The check costs most of the rest: the fast form
 # alone ran in 210 us (float32), and a reduction in the prange loop itself (to check after
 # one pass) stopped LLVM from vectorising it (1.8 ms). The per-dtype pieces are overloads,
-# so that one kernel serves both dtypes.
-SILU_BLOCK = 4096
+# so that one kernel serves both dtypes. softplus_grad takes the same blocks.
+SMOOTH_BLOCK = 4096
 
 
 def _silu_low(v):
@@ -1099,9 +1123,9 @@ def _silu_full_impl(v, ec):
 def silu(x, y):
     ec = exp_consts()
     n = x.size
-    for b in prange((n + SILU_BLOCK - 1) // SILU_BLOCK):
-        lo = b * SILU_BLOCK
-        hi = min(lo + SILU_BLOCK, n)
+    for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
+        lo = b * SMOOTH_BLOCK
+        hi = min(lo + SMOOTH_BLOCK, n)
         xs = x[lo:hi]
         ys = y[lo:hi]
         low = False
@@ -1119,9 +1143,9 @@ def silu(x, y):
 def silu_inplace(y):
     ec = exp_consts()
     n = y.size
-    for b in prange((n + SILU_BLOCK - 1) // SILU_BLOCK):
-        lo = b * SILU_BLOCK
-        hi = min(lo + SILU_BLOCK, n)
+    for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
+        lo = b * SMOOTH_BLOCK
+        hi = min(lo + SMOOTH_BLOCK, n)
         ys = y[lo:hi]
         low = False
         for i in range(hi - lo):
