@@ -651,7 +651,8 @@ def test_softplus_backward_value_does_not_depend_on_its_neighbours(backend, beta
     """float64 softplus_backward takes expm1 for arguments <= 0 only in blocks where beta > 0
     and no y is negative or NaN (the forward's outputs): each element's gradient against the
     gradient of it alone and against the formula, with negative y (where that form would be
-    wrong), NaN and infinities across the blocks of both backends."""
+    wrong), NaN and infinities across the blocks of both backends, out of place and in
+    place."""
     rng = np.random.default_rng(12)
     n = 3 * 4096 + 9
     y = reference.softplus(rng.uniform(-12, 12, n), beta=abs(beta))
@@ -663,6 +664,12 @@ def test_softplus_backward_value_does_not_depend_on_its_neighbours(backend, beta
     alone = np.concatenate([quiet(relukit.softplus_backward, g[i:i + 1], y[i:i + 1],
                                   beta=beta) for i in range(n)])
     assert_same(got, alone)
+    # in place on either input (the Numba backend has a kernel for each)
+    g_in, y_in = g.copy(), y.copy()
+    quiet(relukit.softplus_backward, g_in, y, beta=beta, out=g_in)
+    quiet(relukit.softplus_backward, g, y_in, beta=beta, out=y_in)
+    assert_same(g_in, got)
+    assert_same(y_in, got)
     z = beta * y
     with np.errstate(all="ignore"):
         expected = np.where(z > 20.0, g, g * -np.expm1(-z))
