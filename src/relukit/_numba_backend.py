@@ -68,7 +68,8 @@ VECTOR_WIDTH = _prefer_wide_vectors()
 
 from ._numba_math import (_exp_core, exp_consts, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd, rk_expm1,
                           rk_expm1_neg, rk_fma, rk_log1p_core, rk_select)
-from ._numba_mathf import (SILU_FAST_MIN, silu_fast, _hornerd, rk_expm1f, rk_expm1f_neg, rk_fmaf,
+from ._numba_mathf import (SILU_FAST_MIN, expf_consts, silu_fast, _hornerd, rk_expm1f,
+                           rk_expm1f_neg, rk_fmaf,
                            rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf, rk_geluf,
                            rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
                            rk_softplus_corrf, rk_softplusf)
@@ -1061,36 +1062,40 @@ def gelu_precise(x, y):
 @_parallel_jit_contract
 def elu_f32(x, y, negcoef, poscoef, divisor):
     nf, pf, df = np.float32(negcoef), np.float32(poscoef), np.float32(divisor)
+    ec = expf_consts()
     for i in prange(x.size):
         v = x[i]
-        y[i] = rk_selectf(v <= 0, nf * rk_expm1f(v / df), pf * v)
+        y[i] = rk_selectf(v <= 0, nf * rk_expm1f(v / df, ec), pf * v)
 
 
 @_parallel_jit_contract
 def elu_neg_f32(x, y, negcoef, poscoef):
     nf, pf = np.float32(negcoef), np.float32(poscoef)
+    ec = expf_consts()
     for i in prange(x.size):
         v = x[i]
-        y[i] = rk_selectf(v <= 0, nf * rk_expm1f_neg(v), pf * v)
+        y[i] = rk_selectf(v <= 0, nf * rk_expm1f_neg(v, ec), pf * v)
 
 
 @_parallel_jit_contract
 def softplus_f32(x, y, beta, threshold):
     bf = np.float32(beta)
+    ec = expf_consts()
     for i in prange(x.size):
         v = x[i]
         z = bf * v
         zlo = rk_fmaf(bf, v, -z)
         zlo = rk_selectf(abs(z) <= np.float32(3.4028234663852886e38), zlo, np.float32(0))
-        sp = rk_softplus_corrf(z, zlo)
+        sp = rk_softplus_corrf(z, zlo, ec)
         y[i] = rk_selectf(z > threshold, v, sp / bf)
 
 
 @_parallel_jit_contract
 def softplus_unit_f32(x, y, threshold):
+    ec = expf_consts()
     for i in prange(x.size):
         v = x[i]
-        y[i] = rk_selectf(v > threshold, v, rk_softplusf(v))
+        y[i] = rk_selectf(v > threshold, v, rk_softplusf(v, ec))
 
 
 # silu: blocks of SMOOTH_BLOCK with no x NaN or below -86 (float32) / -700 (float64), the
@@ -1110,8 +1115,13 @@ def _silu_low(v):
     """Whether v takes silu's full form: NaN, or below -86 (float32) / -700 (float64)."""
 
 
+def _exp_consts_for(x):
+    """The exponentials' run-time constants for the array x's dtype: expf_consts() for
+    float32, exp_consts() for float64."""
+
+
 def _silu_fast_any(v, ec):
-    """silu's fast form for v's dtype (ec: exp_consts(), used by the float64 one)."""
+    """silu's fast form for v's dtype (ec: _exp_consts_for the array)."""
 
 
 def _silu_full_any(v, ec):
@@ -1125,23 +1135,30 @@ def _silu_low_impl(v):
     return lambda v: not (v >= -700.0)
 
 
+@overload(_exp_consts_for, inline="always")
+def _exp_consts_for_impl(x):
+    if x.dtype == types.float32:
+        return lambda x: expf_consts()
+    return lambda x: exp_consts()
+
+
 @overload(_silu_fast_any, inline="always")
 def _silu_fast_impl(v, ec):
     if v == types.float32:
-        return lambda v, ec: silu_fast(v)
+        return lambda v, ec: silu_fast(v, ec)
     return lambda v, ec: _silu_fast(v, ec)
 
 
 @overload(_silu_full_any, inline="always")
 def _silu_full_impl(v, ec):
     if v == types.float32:
-        return lambda v, ec: rk_siluf(v)
+        return lambda v, ec: rk_siluf(v, ec)
     return lambda v, ec: _silu_one(v, ec)
 
 
 @_parallel_jit_contract
 def silu(x, y):
-    ec = exp_consts()
+    ec = _exp_consts_for(x)
     n = x.size
     for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
         lo = b * SMOOTH_BLOCK
@@ -1161,7 +1178,7 @@ def silu(x, y):
 
 @_parallel_jit_contract
 def silu_inplace(y):
-    ec = exp_consts()
+    ec = _exp_consts_for(y)
     n = y.size
     for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
         lo = b * SMOOTH_BLOCK
@@ -1200,11 +1217,12 @@ def softplus_grad_f32(g, out, y, beta, threshold):
     # vectorising it when y is g, 0.61 -> 7.8 ns per element.)
     bf = np.float32(beta)
     tf = np.float32(threshold)
+    ec = expf_consts()
     for i in prange(g.size):
         o = out[i]
         z = bf * o
         zlo = rk_fmaf(bf, o, -z)
-        d = rk_one_minus_expf(z, zlo)
+        d = rk_one_minus_expf(z, zlo, ec)
         gi = g[i]
         above = (z > tf) | ((z == tf) & (zlo > np.float32(0)))
         y[i] = rk_selectf(above, gi, gi * d)
