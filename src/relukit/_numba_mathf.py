@@ -173,10 +173,11 @@ def _split_pow2(n):
 # Constants of _exp_core, passed at run time as _numba_math's EXP_CONSTS (see there): a
 # kernel calls expf_consts() once, before its loop. Float32, one thread, n = 10**6, ns per
 # element, the kernels with literals and with the copy compiled side by side in one
-# process (2-core AMD EPYC, Zen 3, AVX2): silu (its blocks) 0.85 -> 0.71, its fast form in
-# a plain loop 1.10 -> 0.67; elu 0.90 -> 0.87, softplus 2.04 -> 2.04, softplus' 1.11 ->
-# 1.13 (their loops keep other literals, which LLVM still rematerialises). q
-# (rkf__expm1_q): degree 5, then the reduction's constants.
+# process (2-core AMD EPYC, Zen 3, AVX2), two runs: silu (its blocks) 0.85 / 0.91 -> 0.71 /
+# 0.73, its fast form in a plain loop 1.10 -> 0.67; elu 0.90 / 0.79 -> 0.87 / 0.72,
+# softplus 2.04 / 2.02 -> 2.04 / 1.98, softplus' 1.11 -> 1.13 (their loops keep other
+# literals, which LLVM still rematerialises). q (rkf__expm1_q): degree 5, then the
+# reduction's constants.
 EXPF_CONSTS = np.array([_Q5, _Q4, _Q3, _Q2, _Q1, _HALF, _LOG2E, _SH, _LN2HI, _LN2LO],
                        dtype=np.float32)
 
