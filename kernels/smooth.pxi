@@ -163,20 +163,29 @@ cdef extern from *:
         return rk__x_sigmoid(v, v, 0.0);
     }
 
-    /* silu for v >= -700 (NaN and +inf included; other v give an unspecified value), as
-     * vmathf.h's rkf__silu_fast: there e^-v = (1 + rr) 2^n with t = 2^n <= 2^1010, and
-     * D = (1 + t) + rr t is 2^k times rk__x_sigmoid's D, so v / D is its result without the
-     * rescaling: the same bits (checked on 2^31 sampled doubles >= -700), one core,
-     * n = 2^16, uniform [-10, 10]: 1.58 -> 1.07 ns per element. */
+    /* rk__x_sigmoid for a >= -700 (NaN and +inf included; other a give an unspecified
+     * value) and results that are normal or zero, as vmathf.h's rkf__silu_fast: there
+     * e^-(a + alo) = (1 + rr) 2^n with t = 2^n <= 2^1010, and D = (1 + t) + rr t is 2^k
+     * times rk__x_sigmoid's D, so v / D is its result without the rescaling: the same bits
+     * (silu: checked on 2^31 sampled doubles >= -700; gelu(tanh): 2^28 doubles >= -20, where
+     * 2u >= -604 and the result is at least 1e-261, and the special values), one core,
+     * n = 2^16, uniform [-10, 10], ns per element: silu 1.58 -> 1.07 (Xeon); gelu(tanh),
+     * uniform [-20, 20], 4.39 -> 3.15 (AMD EPYC Zen 3, AVX2). */
+    RK_INLINE double rk__x_sigmoid_fast(double v, double a, double alo)
+    {
+        double na = rk__sel(a > 708.0, -708.0, -a);
+        double lo = rk__sel(na == -a, 0.0 - alo, 0.0);
+        double n, rh, corr;
+        rk__exp_core(na, lo, &n, &rh, &corr);
+        double t = rk__pow2i(n);
+        return v / ((1.0 + t) + (rh + corr) * t);
+    }
+
     #define RK__SILU_FAST_MIN (-700.0)
 
     RK_INLINE double rk__silu_fast(double v)
     {
-        double nv = rk__sel(v > 708.0, -708.0, -v);
-        double n, rh, corr;
-        rk__exp_core(nv, 0.0, &n, &rh, &corr);
-        double t = rk__pow2i(n);
-        return v / ((1.0 + t) + (rh + corr) * t);
+        return rk__x_sigmoid_fast(v, v, 0.0);
     }
 
     /* Whether any p[i] of p[0..n) is NaN or below lim (vmathf.h rkf__any_below_or_nan). */
@@ -438,6 +447,16 @@ cdef extern from *:
         return rk__x_sigmoid(v, u2, lo);
     }
 
+    /* rk_gelu_tanh_precise for v >= -20 (NaN and +inf included): rk__x_sigmoid_fast, the
+     * same bits (see there). gelu_kernel takes it for blocks with no v below -20 or NaN. */
+    #define RK__GELU_TANH_FAST_MIN (-20.0)
+
+    RK_INLINE double rk__gelu_tanh_fast(double v)
+    {
+        double lo, u2 = rk_gelu_tanh_u2(v, &lo);
+        return rk__x_sigmoid_fast(v, u2, lo);
+    }
+
     /* g * d/dx [x sigmoid(v)] for float64 (silu: v = x; gelu tanh: v = 2u), from
      * E = exp(-|v + vlo|) and m = x v' = mh + ml (double-double), as one quotient
      *     v < 0:  g E (1 + m + E) / (1 + E)^2,       v >= 0:  g (1 + E (1 + m)) / (1 + E)^2.
@@ -534,6 +553,8 @@ cdef extern from *:
     const double SILU_FAST_MIN "RK__SILU_FAST_MIN"
     double gelu_exact_precise "rk_gelu_exact_precise"(double v) nogil
     double gelu_tanh_precise "rk_gelu_tanh_precise"(double v) nogil
+    double gelu_tanh_fast "rk__gelu_tanh_fast"(double v) nogil
+    const double GELU_TANH_FAST_MIN "RK__GELU_TANH_FAST_MIN"
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
     double silu_grad_precise "rk_silu_grad_precise"(double g, double v) nogil
     double gelu_grad_precise "rk_gelu_grad_precise"(double g, double v) nogil
@@ -731,7 +752,7 @@ cdef void silu_grad_kernel(const real* a, const real* b, const real* c, const ui
 cdef void gelu_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                       real* y, uint8_t* mask_out, Py_ssize_t n,
                       const double* params) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, j = 0, m
     if real is float:
         if params[0] != 0:
             for i in range(n):
@@ -740,8 +761,17 @@ cdef void gelu_kernel(const real* a, const real* b, const real* c, const uint8_t
             for i in range(n):
                 y[i] = rk_geluf(a[i])
     elif params[0] != 0:
-        for i in range(n):
-            y[i] = gelu_tanh_precise(a[i])
+        # Blocks as silu_kernel's: where no x is NaN or below -20, the form without the
+        # rescaling (the same bits): one core, n = 2^16, ns per element 4.39 -> 3.15.
+        while j < n:
+            m = min(n - j, SMOOTH_BLOCK)
+            if any_below_or_nan(a + j, m, GELU_TANH_FAST_MIN):
+                for i in range(j, j + m):
+                    y[i] = gelu_tanh_precise(a[i])
+            else:
+                for i in range(j, j + m):
+                    y[i] = gelu_tanh_fast(a[i])
+            j += m
     else:
         for i in range(n):
             y[i] = gelu_exact_precise(a[i])
