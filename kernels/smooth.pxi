@@ -457,6 +457,26 @@ cdef extern from *:
         return rk__x_sigmoid_fast(v, u2, lo);
     }
 
+    /* rk__xsig_grad from E = E_h + E_l and its unscaled pair (eh, el) = E / s2 */
+    RK_INLINE double rk__xsig_grad_tail(double g, int neg, double eh, double el, double E,
+                                        double El, double mh, double ml)
+    {
+        /* (1 + E)^2 from 1 + E = Dh + Dl (Fast2Sum: E <= 1) */
+        double Dh = 1.0 + E;
+        double Dl = ((1.0 - Dh) + E) + El;
+        double den = fma(Dh, Dh, 2.0 * Dh * Dl);
+        /* 1 + m = oh + ol (TwoSum) */
+        double oh = 1.0 + mh, ob = oh - 1.0;
+        double ol = ((1.0 - (oh - ob)) + (mh - ob)) + ml;
+        /* v < 0: (1 + m + E) (eh + el), the sum TwoSum'd, the product rounded once */
+        double kn = oh + E, kb = kn - oh;
+        double knl = ((oh - (kn - kb)) + (E - kb)) + (ol + El);
+        double fneg = fma(kn, eh, knl * eh + kn * el);
+        /* v >= 0: 1 + E (1 + m) */
+        double fpos = fma(E, oh, 1.0 + (E * ol + El * oh));
+        return (g * rk_select(neg, fneg, fpos)) / den;
+    }
+
     /* g * d/dx [x sigmoid(v)] for float64 (silu: v = x; gelu tanh: v = 2u), from
      * E = exp(-|v + vlo|) and m = x v' = mh + ml (double-double), as one quotient
      *     v < 0:  g E (1 + m + E) / (1 + E)^2,       v >= 0:  g (1 + E (1 + m)) / (1 + E)^2.
@@ -487,31 +507,43 @@ cdef extern from *:
         double alo = rk_select(clamp, 0.0, rk_select(neg, vlo, -vlo));
         double eh, el, s2;
         rk__exp_dd(a, alo, &eh, &el, &s2);
-        double E = eh * s2, El = el * s2;
-        /* (1 + E)^2 from 1 + E = Dh + Dl (Fast2Sum: E <= 1) */
-        double Dh = 1.0 + E;
-        double Dl = ((1.0 - Dh) + E) + El;
-        double den = fma(Dh, Dh, 2.0 * Dh * Dl);
-        /* 1 + m = oh + ol (TwoSum) */
-        double oh = 1.0 + mh, ob = oh - 1.0;
-        double ol = ((1.0 - (oh - ob)) + (mh - ob)) + ml;
-        /* v < 0: (1 + m + E) (eh + el), the sum TwoSum'd, the product rounded once */
-        double kn = oh + E, kb = kn - oh;
-        double knl = ((oh - (kn - kb)) + (E - kb)) + (ol + El);
-        double fneg = fma(kn, eh, knl * eh + kn * el);
-        /* v >= 0: 1 + E (1 + m) */
-        double fpos = fma(E, oh, 1.0 + (E * ol + El * oh));
-        double q = (g * rk_select(neg, fneg, fpos)) / den;
+        double q = rk__xsig_grad_tail(g, neg, eh, el, eh * s2, el * s2, mh, ml);
         return q * rk_select(neg, s2, 1.0);
     }
 
+    /* rk__xsig_grad for |v| <= 600 (NaN included): e^-|v| >= 2^-866 is a normal
+     * double-double (rk__exp_dd_normal), so the clamp and the final scaling drop out; the
+     * same bits (2^27 sampled (g, x) each for silu' with |x| <= 600 and tanh-gelu' with |x| <=
+     * 19, the roots' neighbourhoods included, at the AVX2 and baseline levels). One core,
+     * n = 2^16, uniform [-10, 10], ns per element (AMD EPYC Zen 3): silu' 4.68 -> 3.69,
+     * tanh-gelu' 8.02 -> 6.43. */
+    RK_INLINE double rk__xsig_grad_fast(double g, double v, double vlo, double mh, double ml)
+    {
+        int neg = v < 0.0;
+        double eh, el;
+        rk__exp_dd_normal(-RK_FABS(v), rk_select(neg, vlo, -vlo), &eh, &el);
+        return rk__xsig_grad_tail(g, neg, eh, el, eh, el, mh, ml);
+    }
+
     /* silu' for float64: x is clamped to [-780, 780] (beyond, the result rounds to -0.0 g
-     * and g); +inf keeps the NaN of PyTorch's s (1 + x (1 - s)). */
+     * and g); +inf keeps the NaN of PyTorch's s (1 + x (1 - s)). A NaN x is returned as it
+     * is: through the arithmetic its sign bit depended on the operand order, which differs
+     * between the vectorised loop and its scalar remainder (so on the element's position). */
     RK_INLINE double rk_silu_grad_precise(double g, double v)
     {
         double x = rk_select(v > 780.0, 780.0, rk_select(v < -780.0, -780.0, v));
         double r = rk__xsig_grad(g, x, 0.0, x, 0.0);
-        return rk_select(v == INFINITY, NAN, r);
+        r = rk_select(v == INFINITY, NAN, r);
+        return rk_select(v != v, v, r);
+    }
+
+    /* rk_silu_grad_precise for |v| <= 600 (rk__xsig_grad_fast); silu_grad_kernel takes it
+     * for blocks with no |x| above 600 and no NaN. */
+    #define RK__SILU_GRAD_FAST_MAX 600.0
+
+    RK_INLINE double rk__silu_grad_fast(double g, double v)
+    {
+        return rk__xsig_grad_fast(g, v, 0.0, v, 0.0);
     }
 
     /* tanh-gelu' for float64: x (2u)' = x C2 (1 + 3k x^2) in double-double (C2 = 2
@@ -520,10 +552,8 @@ cdef extern from *:
      * -inf keeps the +0.0 of the former evaluation. */
     #define RK_GELU_K3_HI 0.134145
     #define RK_GELU_K3_LO 1.3526957332032908e-17
-    RK_INLINE double rk_gelu_tanh_grad_precise(double g, double v)
+    RK_INLINE double rk__gelu_tanh_m(double x, double *ml)
     {
-        double x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v));
-        double lo, u2 = rk_gelu_tanh_u2(x, &lo);
         double p2 = x * x, e2 = fma(x, x, -p2);
         double q = RK_GELU_K3_HI * p2;
         double qe = fma(RK_GELU_K3_HI, p2, -q) + (RK_GELU_K3_HI * e2 + RK_GELU_K3_LO * p2);
@@ -532,9 +562,38 @@ cdef extern from *:
         double xa = x * ah;
         double xal = fma(x, ah, -xa) + x * al;
         double mh = RK_C2_HI * xa;
-        double ml = fma(RK_C2_HI, xa, -mh) + (RK_C2_HI * xal + RK_C2_LO * xa);
+        *ml = fma(RK_C2_HI, xa, -mh) + (RK_C2_HI * xal + RK_C2_LO * xa);
+        return mh;
+    }
+
+    RK_INLINE double rk_gelu_tanh_grad_precise(double g, double v)
+    {
+        double x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v));
+        double lo, u2 = rk_gelu_tanh_u2(x, &lo);
+        double ml, mh = rk__gelu_tanh_m(x, &ml);
         double r = rk__xsig_grad(g, u2, lo, mh, ml);
-        return rk_select(v == -INFINITY, 0.0, r);
+        r = rk_select(v == -INFINITY, 0.0, r);
+        return rk_select(v != v, v, r);          /* NaN: as rk_silu_grad_precise */
+    }
+
+    /* rk_gelu_tanh_grad_precise for |v| <= 19 (|2u| <= 520: rk__xsig_grad_fast);
+     * gelu_grad_kernel takes it for blocks with no |x| above 19 and no NaN. */
+    #define RK__GELU_TANH_GRAD_FAST_MAX 19.0
+
+    RK_INLINE double rk__gelu_tanh_grad_fast(double g, double v)
+    {
+        double lo, u2 = rk_gelu_tanh_u2(v, &lo);
+        double ml, mh = rk__gelu_tanh_m(v, &ml);
+        return rk__xsig_grad_fast(g, u2, lo, mh, ml);
+    }
+
+    /* Whether any |p[i]| of p[0..n) is NaN or above lim (vmathf.h rkf__any_abs_not_within). */
+    RK_INLINE int rk__any_abs_not_within(const double *p, ptrdiff_t n, double lim)
+    {
+        int r = 0;
+        for (ptrdiff_t i = 0; i < n; i++)
+            r |= !(RK_FABS(p[i]) <= lim);
+        return r;
     }
     """
     double elu_one "rk_elu_one"(double v, double negcoef, double poscoef, double divisor,
@@ -556,7 +615,12 @@ cdef extern from *:
     double gelu_tanh_fast "rk__gelu_tanh_fast"(double v) nogil
     const double GELU_TANH_FAST_MIN "RK__GELU_TANH_FAST_MIN"
     double gelu_tanh_grad_precise "rk_gelu_tanh_grad_precise"(double g, double v) nogil
+    double gelu_tanh_grad_fast "rk__gelu_tanh_grad_fast"(double g, double v) nogil
+    const double GELU_TANH_GRAD_FAST_MAX "RK__GELU_TANH_GRAD_FAST_MAX"
     double silu_grad_precise "rk_silu_grad_precise"(double g, double v) nogil
+    double silu_grad_fast "rk__silu_grad_fast"(double g, double v) nogil
+    const double SILU_GRAD_FAST_MAX "RK__SILU_GRAD_FAST_MAX"
+    int any_abs_not_within "rk__any_abs_not_within"(const double*, Py_ssize_t, double) nogil
     double gelu_grad_precise "rk_gelu_grad_precise"(double g, double v) nogil
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor,
                                  int neg) nogil
@@ -744,8 +808,17 @@ cdef void silu_grad_kernel(const real* a, const real* b, const real* c, const ui
                     y[i] = rkf__silu_grad_fast(a[i], b[i])
             j += m
     else:
-        for i in range(n):
-            y[i] = silu_grad_precise(a[i], b[i])
+        # float64: blocks with no |x| above 600 and no NaN take the form without the clamp
+        # and the final scaling (the same bits): 4.68 -> 3.69 ns per element on one core.
+        while j < n:
+            m = min(n - j, SMOOTH_BLOCK)
+            if any_abs_not_within(b + j, m, SILU_GRAD_FAST_MAX):
+                for i in range(j, j + m):
+                    y[i] = silu_grad_precise(a[i], b[i])
+            else:
+                for i in range(j, j + m):
+                    y[i] = silu_grad_fast(a[i], b[i])
+            j += m
 
 
 # ---- gelu: params[0] = 0 exact, 1 tanh approximation ----
@@ -780,7 +853,7 @@ cdef void gelu_kernel(const real* a, const real* b, const real* c, const uint8_t
 cdef void gelu_grad_kernel(const real* a, const real* b, const real* c, const uint8_t* mask_in,
                            real* y, uint8_t* mask_out, Py_ssize_t n,
                            const double* params) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, j = 0, m
     if real is float:
         if params[0] == 0:
             for i in range(n):
@@ -792,5 +865,14 @@ cdef void gelu_grad_kernel(const real* a, const real* b, const real* c, const ui
         for i in range(n):
             y[i] = gelu_grad_precise(a[i], b[i])
     else:
-        for i in range(n):
-            y[i] = gelu_tanh_grad_precise(a[i], b[i])
+        # blocks with no |x| above 19 and no NaN: the form without the clamps and the
+        # final scaling (the same bits; rk__gelu_tanh_grad_fast)
+        while j < n:
+            m = min(n - j, SMOOTH_BLOCK)
+            if any_abs_not_within(b + j, m, GELU_TANH_GRAD_FAST_MAX):
+                for i in range(j, j + m):
+                    y[i] = gelu_tanh_grad_precise(a[i], b[i])
+            else:
+                for i in range(j, j + m):
+                    y[i] = gelu_tanh_grad_fast(a[i], b[i])
+            j += m

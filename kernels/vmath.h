@@ -187,16 +187,32 @@ RK_INLINE void rk__split_pow2(double n, double *s1, double *s2)
  * of rk__exp_core. The relative error of eh + el is that of rk__exp_core, below 2^-55 (it
  * falls with |r|: ~2^-59 for |r| < 0.1).
  */
-RK_INLINE void rk__exp_dd(double hi, double lo, double *eh, double *el, double *s2)
+/* (1 + rh + corr) s1 as eh + el (the Fast2Sum of rk__exp_dd) */
+RK_INLINE void rk__exp_dd_scaled(double rh, double corr, double s1, double *eh, double *el)
 {
-    double n, rh, corr, s1;
-    rk__exp_core(hi, lo, &n, &rh, &corr);
-    rk__split_pow2(n, &s1, s2);
     double s = 1.0 + rh;
     double t = ((1.0 - s) + rh) + corr;
     double eu = s + t;
     *eh = eu * s1;
     *el = (t - (eu - s)) * s1;
+}
+
+RK_INLINE void rk__exp_dd(double hi, double lo, double *eh, double *el, double *s2)
+{
+    double n, rh, corr, s1;
+    rk__exp_core(hi, lo, &n, &rh, &corr);
+    rk__split_pow2(n, &s1, s2);
+    rk__exp_dd_scaled(rh, corr, s1, eh, el);
+}
+
+/* rk__exp_dd for hi in [-669, 0]: there eh and el (~2^-53 eh) are normal with the whole of
+ * 2^n in s1, so s2 = 1 and the caller needs no last scaling; the same eh + el (2^n = s1 s2
+ * exactly in both). */
+RK_INLINE void rk__exp_dd_normal(double hi, double lo, double *eh, double *el)
+{
+    double n, rh, corr;
+    rk__exp_core(hi, lo, &n, &rh, &corr);
+    rk__exp_dd_scaled(rh, corr, rk__pow2i(n), eh, el);
 }
 
 /*

@@ -649,6 +649,40 @@ def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend):
     assert err.max() <= MAX_ULP, (x[finite][np.argmax(err)], err.max())
 
 
+@pytest.mark.parametrize("op, bound, far", [
+    ("silu", 600.0, [600.5, -650.0, -700.0, -720.0, -745.0, -760.0, 800.0, 1e300]),
+    ("gelu_tanh", 19.0, [19.5, -19.5, -20.5, -21.2, -22.0, -30.0, 25.0, 1e300])])
+def test_float64_gradient_value_does_not_depend_on_its_neighbours(compiled_backend, op, bound,
+                                                                 far):
+    """float64 silu' and gelu(tanh)' take a form without clamps and final scaling where no
+    |x| is above 600 / 19 and none is NaN (Cython: per block of 1024; Numba: per call):
+    each gradient against the gradient of it alone, with values beyond the bound (where
+    that form would be wrong or lose bits), infinities and NaN across block boundaries,
+    out of place and in place, and within the accuracy bound. A NaN x comes back as it is,
+    whatever its position in the vectorised loop."""
+    fn = relukit.silu_backward if op == "silu" else relukit.gelu_backward
+    kw = {} if op == "silu" else {"approximate": "tanh"}
+    rng = np.random.default_rng(13)
+    n = 3 * 1024 + 7
+    x = rng.uniform(-12, 12, n)
+    g = rng.uniform(0.5, 2, n)
+    where = np.array([3, 1023, 1024, 2047, 2048, 2500, 700, 800, 900, 1000])
+    x[where] = far + [np.inf, -np.inf]
+    x[[50, 1500]] = np.nan
+    x[2 * 1024 + 1: 3 * 1024] = rng.uniform(-bound, bound, 1023)   # a block within the bound
+    got = quiet(fn, g, x, **kw)
+    alone = np.concatenate([quiet(fn, g[i:i + 1], x[i:i + 1], **kw) for i in range(n)])
+    assert_same(got, alone)
+    inplace = g.copy()
+    quiet(fn, inplace, x, out=inplace, **kw)
+    assert_same(inplace, got)
+    finite = np.isfinite(x) & (np.abs(x) <= (780 if op == "silu" else 25))   # the clamps
+    ex = mr.exact_product(mr.silu_grad if op == "silu" else mr.gelu_grad, g[finite],
+                          x[finite], np.float64, *(() if op == "silu" else ("tanh",)))
+    err = ex.ulp_errors(got[finite])
+    assert err.max() <= MAX_ULP, (x[finite][np.argmax(err)], err.max())
+
+
 def test_silu_backward_value_does_not_depend_on_its_neighbours(backend):
     """float32 silu_backward takes a form without clamps in blocks with no |x| above 170
     (Cython): each element's gradient against the gradient of it alone, with values beyond

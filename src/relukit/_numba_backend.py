@@ -66,7 +66,8 @@ def _prefer_wide_vectors():
 
 VECTOR_WIDTH = _prefer_wide_vectors()
 
-from ._numba_math import (_exp_core, exp_consts, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd, rk_expm1,
+from ._numba_math import (_exp_core, exp_consts, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd,
+                          rk_exp_dd_normal, rk_expm1,
                           rk_expm1_neg, rk_fma, rk_log1p_core, rk_select)
 from ._numba_mathf import (SILU_FAST_MIN, expf_consts, silu_fast, _hornerd, rk_expm1f,
                            rk_expm1f_neg, rk_fmaf,
@@ -872,17 +873,8 @@ def _gelu_tanh_fast(v, ec):
 
 
 @_elementwise
-def _xsig_grad(g, v, vlo, mh, ml, ec):
-    # g * d/dx [x sigmoid(v)] from E = exp(-|v + vlo|) and m = x v' (double-double), as one
-    # quotient; see rk__xsig_grad in kernels/smooth.pxi
-    neg = v < 0.0
-    av = abs(v)
-    clamp = av > 780.0
-    a = rk_select(clamp, -780.0, -av)
-    alo = rk_select(clamp, 0.0, rk_select(neg, vlo, -vlo))
-    eh, el, s2 = rk_exp_dd(a, alo, ec)
-    E = eh * s2
-    El = el * s2
+def _xsig_grad_tail(g, neg, eh, el, E, El, mh, ml):
+    # rk__xsig_grad_tail in kernels/smooth.pxi: the quotient from E = E_h + E_l, eh + el
     Dh = 1.0 + E
     Dl = ((1.0 - Dh) + E) + El
     den = rk_fma(Dh, Dh, 2.0 * Dh * Dl)
@@ -894,25 +886,55 @@ def _xsig_grad(g, v, vlo, mh, ml, ec):
     knl = ((oh - (kn - kb)) + (E - kb)) + (ol + El)
     fneg = rk_fma(kn, eh, knl * eh + kn * el)
     fpos = rk_fma(E, oh, 1.0 + (E * ol + El * oh))
-    q = _fdiv(g * rk_select(neg, fneg, fpos), den)
+    return _fdiv(g * rk_select(neg, fneg, fpos), den)
+
+
+@_elementwise
+def _xsig_grad(g, v, vlo, mh, ml, ec):
+    # g * d/dx [x sigmoid(v)] from E = exp(-|v + vlo|) and m = x v' (double-double), as one
+    # quotient; see rk__xsig_grad in kernels/smooth.pxi
+    neg = v < 0.0
+    av = abs(v)
+    clamp = av > 780.0
+    a = rk_select(clamp, -780.0, -av)
+    alo = rk_select(clamp, 0.0, rk_select(neg, vlo, -vlo))
+    eh, el, s2 = rk_exp_dd(a, alo, ec)
+    q = _xsig_grad_tail(g, neg, eh, el, eh * s2, el * s2, mh, ml)
     return q * rk_select(neg, s2, 1.0)
+
+
+@_elementwise
+def _xsig_grad_fast(g, v, vlo, mh, ml, ec):
+    # _xsig_grad for |v| <= 600: no clamp, no final scaling, the same bits
+    # (rk__xsig_grad_fast)
+    neg = v < 0.0
+    eh, el = rk_exp_dd_normal(-abs(v), rk_select(neg, vlo, -vlo), ec)
+    return _xsig_grad_tail(g, neg, eh, el, eh, el, mh, ml)
 
 
 @_elementwise
 def _silu_grad_precise(g, v, ec):
     x = rk_select(v > 780.0, 780.0, rk_select(v < -780.0, -780.0, v))
-    return rk_select(v == math.inf, math.nan, _xsig_grad(g, x, 0.0, x, 0.0, ec))
+    r = rk_select(v == math.inf, math.nan, _xsig_grad(g, x, 0.0, x, 0.0, ec))
+    return rk_select(v != v, v, r)           # NaN x as it is (rk_silu_grad_precise)
+
+
+@_elementwise
+def _silu_grad_fast(g, v, ec):
+    # for |v| <= 600 (rk__silu_grad_fast)
+    return _xsig_grad_fast(g, v, 0.0, v, 0.0, ec)
 
 
 _GELU_TANH_FAST_MIN = -20.0
+_SILU_GRAD_FAST_MAX = 600.0
+_GELU_TANH_GRAD_FAST_MAX = 19.0
 _GELU_K3_HI = 0.134145
 _GELU_K3_LO = 1.3526957332032908e-17
 
 
 @_elementwise
-def _gelu_tanh_grad_precise(g, v, ec):
-    x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v))
-    u2, lo = _gelu_tanh_u2(x)
+def _gelu_tanh_m(x):
+    # x (2u)' as mh + ml (rk__gelu_tanh_m)
     p2 = x * x
     e2 = rk_fma(x, x, -p2)
     q = _GELU_K3_HI * p2
@@ -923,8 +945,24 @@ def _gelu_tanh_grad_precise(g, v, ec):
     xa = x * ah
     xal = rk_fma(x, ah, -xa) + x * al
     mh = _C2_HI * xa
-    ml = rk_fma(_C2_HI, xa, -mh) + (_C2_HI * xal + _C2_LO * xa)
-    return rk_select(v == -math.inf, 0.0, _xsig_grad(g, u2, lo, mh, ml, ec))
+    return mh, rk_fma(_C2_HI, xa, -mh) + (_C2_HI * xal + _C2_LO * xa)
+
+
+@_elementwise
+def _gelu_tanh_grad_precise(g, v, ec):
+    x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v))
+    u2, lo = _gelu_tanh_u2(x)
+    mh, ml = _gelu_tanh_m(x)
+    r = rk_select(v == -math.inf, 0.0, _xsig_grad(g, u2, lo, mh, ml, ec))
+    return rk_select(v != v, v, r)
+
+
+@_elementwise
+def _gelu_tanh_grad_fast(g, v, ec):
+    # for |v| <= 19 (rk__gelu_tanh_grad_fast)
+    u2, lo = _gelu_tanh_u2(v)
+    mh, ml = _gelu_tanh_m(v)
+    return _xsig_grad_fast(g, u2, lo, mh, ml, ec)
 
 
 @_parallel_jit_contract
@@ -948,12 +986,30 @@ def gelu_tanh_fast(x, y):
 
 
 @_parallel_jit
-def count_below_or_nan(x, lim):
-    """How many elements of x are NaN or below lim (a reduction alone vectorises)."""
+def count_outside(x, lo, hi):
+    """How many elements of x are NaN or outside [lo, hi] (a reduction alone vectorises)."""
     c = 0
     for i in prange(x.size):
-        c += not (x[i] >= lim)
+        v = x[i]
+        c += not ((v >= lo) & (v <= hi))
     return c
+
+
+# silu' and gelu(tanh)', float64: where no |x| is above 600 / 19 and none is NaN, the
+# gradient without the clamps and the final scaling (the same bits; the Cython kernels take
+# it block by block), chosen per call by one count as gelu(tanh)'s forward.
+@_parallel_jit_contract
+def silu_grad_fast(g, x, y):
+    ec = exp_consts()
+    for i in prange(g.size):
+        y[i] = _silu_grad_fast(g[i], x[i], ec)
+
+
+@_parallel_jit_contract
+def gelu_tanh_grad_fast(g, x, y):
+    ec = exp_consts()
+    for i in prange(g.size):
+        y[i] = _gelu_tanh_grad_fast(g[i], x[i], ec)
 
 
 @_parallel_jit_contract
@@ -1351,16 +1407,22 @@ _RUNNERS = {
         softplus_grad(a, b, y, *p)),
     "silu": lambda a, b, c, mi, y, mo, p: (
         silu_inplace(y) if a.ctypes.data == y.ctypes.data else silu(a, y)),
-    "silu_grad": lambda a, b, c, mi, y, mo, p: (silu_grad_f32(a, b, y) if _f32(a)
-                                                 else silu_grad_precise(a, b, y)),
+    "silu_grad": lambda a, b, c, mi, y, mo, p: (
+        silu_grad_f32(a, b, y) if _f32(a) else
+        silu_grad_fast(a, b, y)
+        if count_outside(b, -_SILU_GRAD_FAST_MAX, _SILU_GRAD_FAST_MAX) == 0 else
+        silu_grad_precise(a, b, y)),
     "gelu": lambda a, b, c, mi, y, mo, p: (
         (gelu_tanh_f32(a, y) if p[0] != 0 else gelu_f32(a, y)) if _f32(a) else
         (gelu_precise(a, y) if p[0] == 0 else
-         gelu_tanh_fast(a, y) if count_below_or_nan(a, _GELU_TANH_FAST_MIN) == 0 else
+         gelu_tanh_fast(a, y) if count_outside(a, _GELU_TANH_FAST_MIN, math.inf) == 0 else
          gelu_tanh_precise(a, y))),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
         (gelu_tanh_grad_f32(a, b, y) if p[0] != 0 else gelu_grad_f32(a, b, y)) if _f32(a) else
-        (gelu_tanh_grad_precise(a, b, y) if p[0] != 0 else gelu_grad_precise(a, b, y))),
+        (gelu_grad_precise(a, b, y) if p[0] == 0 else
+         gelu_tanh_grad_fast(a, b, y)
+         if count_outside(b, -_GELU_TANH_GRAD_FAST_MAX, _GELU_TANH_GRAD_FAST_MAX) == 0 else
+         gelu_tanh_grad_precise(a, b, y))),
 }
 
 

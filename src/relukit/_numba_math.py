@@ -207,11 +207,25 @@ def rk_exp_dd(hi, lo, ec):
     exp = (eh + el) * s2, eh + el normal, s2 to be applied last (see vmath.h rk__exp_dd)."""
     n, rh, corr = _exp_core(hi, lo, ec)
     n1 = _split_n1(n)
-    s1 = _pow2i(n1)
+    eh, el = _exp_dd_scaled(rh, corr, _pow2i(n1))
+    return eh, el, _pow2i(n - n1)
+
+
+@_jit
+def _exp_dd_scaled(rh, corr, s1):
+    # (1 + rh + corr) s1 as eh + el (vmath.h rk__exp_dd_scaled)
     s = 1.0 + rh
     t = ((1.0 - s) + rh) + corr
     eu = s + t
-    return eu * s1, (t - (eu - s)) * s1, _pow2i(n - n1)
+    return eu * s1, (t - (eu - s)) * s1
+
+
+@_jit
+def rk_exp_dd_normal(hi, lo, ec):
+    """rk_exp_dd for hi in [-669, 0], where eh and el are normal with s2 = 1: (eh, el)
+    (vmath.h rk__exp_dd_normal)."""
+    n, rh, corr = _exp_core(hi, lo, ec)
+    return _exp_dd_scaled(rh, corr, _pow2i(n))
 
 
 @_jit
