@@ -1250,6 +1250,20 @@ def _silu_full_impl(v, ec):
     return lambda v, ec: _silu_one(v, ec)
 
 
+@_elementwise
+def _silu_block(xs, ys, ec):
+    # one block of silu_kernel (kernels/smooth.pxi): the check, then one of the two forms
+    low = False
+    for i in range(xs.size):
+        low |= _silu_low(xs[i])
+    if low:
+        for i in range(xs.size):
+            ys[i] = _silu_full_any(xs[i], ec)
+    else:
+        for i in range(xs.size):
+            ys[i] = _silu_fast_any(xs[i], ec)
+
+
 @_parallel_jit_contract
 def silu(x, y):
     ec = _exp_consts_for(x)
@@ -1257,36 +1271,19 @@ def silu(x, y):
     for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
         lo = b * SMOOTH_BLOCK
         hi = min(lo + SMOOTH_BLOCK, n)
-        xs = x[lo:hi]
-        ys = y[lo:hi]
-        low = False
-        for i in range(hi - lo):
-            low |= _silu_low(xs[i])
-        if low:
-            for i in range(hi - lo):
-                ys[i] = _silu_full_any(xs[i], ec)
-        else:
-            for i in range(hi - lo):
-                ys[i] = _silu_fast_any(xs[i], ec)
+        _silu_block(x[lo:hi], y[lo:hi], ec)
 
 
 @_parallel_jit_contract
 def silu_inplace(y):
+    # y is x: one view read and written (see softplus_grad_inplace)
     ec = _exp_consts_for(y)
     n = y.size
     for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
         lo = b * SMOOTH_BLOCK
         hi = min(lo + SMOOTH_BLOCK, n)
         ys = y[lo:hi]
-        low = False
-        for i in range(hi - lo):
-            low |= _silu_low(ys[i])
-        if low:
-            for i in range(hi - lo):
-                ys[i] = _silu_full_any(ys[i], ec)
-        else:
-            for i in range(hi - lo):
-                ys[i] = _silu_fast_any(ys[i], ec)
+        _silu_block(ys, ys, ec)
 
 
 @_parallel_jit_contract
