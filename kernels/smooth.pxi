@@ -546,10 +546,8 @@ cdef extern from *:
         return rk__xsig_grad_fast(g, v, 0.0, v, 0.0);
     }
 
-    /* tanh-gelu' for float64: x (2u)' = x C2 (1 + 3k x^2) in double-double (C2 = 2
-     * sqrt(2/pi), 3k = 0.134145, each as hi + lo). x is clamped to [-25, 25], beyond which
-     * the result rounds to -0.0 g and g (|2u| > 780 there), which also keeps x^3 finite;
-     * -inf keeps the +0.0 of the former evaluation. */
+    /* tanh-gelu's m = x (2u)' = x C2 (1 + 3k x^2) in double-double (C2 = 2 sqrt(2/pi),
+     * 3k = 0.134145, each as hi + lo): returns mh, sets ml. */
     #define RK_GELU_K3_HI 0.134145
     #define RK_GELU_K3_LO 1.3526957332032908e-17
     RK_INLINE double rk__gelu_tanh_m(double x, double *ml)
@@ -566,6 +564,9 @@ cdef extern from *:
         return mh;
     }
 
+    /* tanh-gelu' for float64: x is clamped to [-25, 25], beyond which the result rounds
+     * to -0.0 g and g (|2u| > 780 there), which also keeps x^3 finite; -inf keeps the +0.0
+     * of the former evaluation. */
     RK_INLINE double rk_gelu_tanh_grad_precise(double g, double v)
     {
         double x = rk_select(v > 25.0, 25.0, rk_select(v < -25.0, -25.0, v));
@@ -719,8 +720,9 @@ cdef void softplus_kernel(const real* a, const real* b, const real* c, const uin
             y[i] = <real>softplus_one(a[i], beta, threshold, 0)
 
 
-# Kernels that check a block of their input before choosing a loop for it (softplus' and
-# silu's) take blocks of SMOOTH_BLOCK elements, which stay in L1 between the two passes.
+# Kernels that check a block of their input before choosing a loop for it (softplus',
+# silu, silu', gelu(tanh) and gelu(tanh)' in float64) take blocks of SMOOTH_BLOCK
+# elements, which stay in L1 between the two passes.
 cdef enum:
     SMOOTH_BLOCK = 1024
 
