@@ -26,9 +26,10 @@
  *     and out of floats with the 1.5*2^23 (1.5*2^52) "shifter" trick.
  * Two kinds of evaluation, chosen by measurement:
  *   - float arithmetic (16 lanes per AVX-512 vector): rk_expf, rk_expm1f, rk_log1pf,
- *     rk_softplus_corrf, rk_siluf, rk_one_minus_expf, where float alone reaches the bound;
- *   - a float argument evaluated in DOUBLE (8 lanes) and rounded once: exact gelu, gelu(tanh)
- *     and every derivative with a root (silu', gelu', gelu(tanh)'), around one lean double
+ *     rk_softplus_corrf, rk_siluf, rk_gelu_tanhf (its argument 2u as a float pair),
+ *     rk_one_minus_expf, where float alone reaches the bound;
+ *   - a float argument evaluated in DOUBLE (8 lanes) and rounded once: exact gelu and every
+ *     derivative with a root (silu', gelu', gelu(tanh)'), around one lean double
  *     exponential (rkd__exp_neg, ~2^-34). The float-float forms they replaced carried every
  *     step as an unevaluated pair to stay accurate near the derivative's root and in the
  *     sigmoid's tail; the double forms are simpler, more accurate and 1.2-1.6x faster here
@@ -49,8 +50,11 @@
  *     The float forms need about twice the operations per element to carry the extra
  *     precision, which eats the doubled lane count. A cheaper double exact gelu (degree-5
  *     exponential, 4/5 rational, ~2^-26) would gain at most 8% (1.98 -> 1.82 ns).
+ *     gelu(tanh) went the other way (double 1.75 -> float 1.1 ns there): only its argument
+ *     2u needs a pair (about a dozen float operations), and the sigmoid after it is silu's
+ *     form with its two roundings (2.62 ulp against 0.52).
  *
- * Accuracy: every function is within 2.4 ulp (float32) of the exact result over the WHOLE
+ * Accuracy: every function is within 2.7 ulp (float32) of the exact result over the WHOLE
  * float32 range, subnormal results included, against the same function / formula in double
  * (vmath.h or libm: < 2 ulp double, i.e. exact at float resolution); error in ulps of the
  * exact value (2^-149 below 2^-126); NaN must give NaN, infinities and signed zeros must
@@ -62,7 +66,7 @@
  *   rk_log1pf                0.76 (all)                    0.85               0.83
  *   rk_siluf                 2.39 (every 17th)             -                  = C
  *   rk_geluf (double)        0.502 (every 17th)            0.502              = C
- *   rk_gelu_tanhf (double)   0.516 (every 17th)            -                  = C
+ *   rk_gelu_tanhf            2.62 (all; x86-64-v3)         2.62 (all; v1)     = C
  *   rk_silu_gradf (double)   1.19 (every 17th)             1.45               = C
  *   rk_gelu_gradf (double)   1.30 (every 17th)             1.66               = C
  *   rk_gelu_tanh_gradf (d.)  1.24 (every 17th)             -                  = C
@@ -80,9 +84,10 @@
  *
  * Speed, one core, ns per element, AVX-512 build, uniform [-10, 10] (n = 2^16 to 10^6):
  *   exp 0.44, expm1 0.82 (x <= 0: 0.44), log1p 0.50, silu 0.32 (its wide form 0.66),
- *   gelu 1.24, gelu(tanh) 1.02, silu' 1.25-1.4, gelu' 1.69, gelu(tanh)' 1.36, 1 - exp 0.62;
- *   PyTorch 2.13's kernels (SLEEF, no care at a derivative's root) run silu 0.4-0.55, gelu
- *   0.47, gelu(tanh) 1.7, silu' 0.5-0.66, gelu' 0.84-0.94, gelu(tanh)' 1.9 on the same core.
+ *   gelu 1.24, gelu(tanh) 1.02 (its double form, before the float one), silu' 1.25-1.4,
+ *   gelu' 1.69, gelu(tanh)' 1.36, 1 - exp 0.62; PyTorch 2.13's kernels (SLEEF, no care at a
+ *   derivative's root) run silu 0.4-0.55, gelu 0.47, gelu(tanh) 1.7, silu' 0.5-0.66, gelu'
+ *   0.84-0.94, gelu(tanh)' 1.9 on the same core.
  *
  * Cython:  cdef extern from "vmathf.h" nogil:
  *              float rk_expm1f(float)        float rk_softplus_corrf(float, float)
@@ -356,51 +361,66 @@ RK_INLINE float rk_softplus_corrf(float z, float zlo)
     return (rkf__sel(z > 0.0f, z, 0.0f) + l) + sg * zlo;
 }
 
-/* silu(x) = x / (1 + e^-x), PyTorch's form, for any x, with e^-x = (1 + rr) 2^n
+/* v / (1 + e^(m + mlo)) = v sigmoid(-(m + mlo)), the exponent carried as a pair (silu:
+ * m = -v, mlo = 0; gelu tanh: -2u from rkf__gelu_tanh_m2u), with e^(m + mlo) = (1 + rr) 2^n
  * (rkf__exp_core, rr = expm1 of the reduced argument, never rounded to 1 + rr) and
  * k = max(n, 0):
- *     silu(x) = (x / D) 2^-k,   D = (2^-k + 2^(n-k)) + rr 2^(n-k).
+ *     v / (1 + e^m) = (v / D) 2^-k,   D = (2^-k + 2^(n-k)) + rr 2^(n-k).
  * 2^-k + 2^(n-k) is exact (one of them is 1, the other 2^-|n| with |n| <= 24 where it
  * matters; 2^-k is capped at 2^-60 beyond) and rr 2^(n-k) is exact, so D is rounded once
- * and x / D once more: no rounding of e^-x itself, no overflow for x < -88.7 (e^-x is
- * never formed), and the scaling 2^-k, applied last as 2^-min(k,126) 2^(min(k,126)-k),
- * rounds once into the subnormals. -x is clamped to [-87, 110]: below -87 e^-x < 2^-125
- * (D = 1), beyond 110 the result is below 2^-150 and x is replaced by x * 0 (silu(-inf) =
- * -inf * 0 = NaN, as the double formula; silu(+inf) = inf; -0.0 -> -0.0; NaN propagates).
- * Measured on every 17th bit pattern against x / (1 + exp(-x)) in double: 2.40 ulp (the
- * compensated form it replaces: 1.49), 0.87 -> 0.58 ns per element on one core (uniform
- * [-10, 10], n = 2^20, AVX-512). */
-RK_INLINE float rk_siluf(float x)
+ * and v / D once more: no rounding of e^m itself, no overflow for m > 88.7 (e^m is never
+ * formed), and the scaling 2^-k, applied last as 2^-min(k,126) 2^(min(k,126)-k), rounds
+ * once into the subnormals. m is clamped to [-87, 110] (mlo dropped where it was): below
+ * -87 e^m < 2^-125 (D = 1), beyond 110 the result is below 2^-150 for every |v| the
+ * callers pass with such an m, and v * 0 is returned (silu(-inf) = -inf * 0 = NaN, as the
+ * double formula; silu(+inf) = inf; -0.0 -> -0.0; NaN propagates).
+ * silu: measured on every 17th bit pattern against x / (1 + exp(-x)) in double: 2.40 ulp
+ * (the compensated form it replaces: 1.49), 0.87 -> 0.58 ns per element on one core
+ * (uniform [-10, 10], n = 2^20, AVX-512). */
+RK_INLINE float rkf__x_sigmoid(float v, float m, float mlo)
 {
-    float nx = rkf__sel(x > 87.0f, -87.0f, rkf__sel(x < -110.0f, 110.0f, -x));
+    float mc = rkf__sel(m < -87.0f, -87.0f, rkf__sel(m > 110.0f, 110.0f, m));
+    float lo = rkf__sel(mc == m, mlo, 0.0f);
     float n, rh, corr;
-    rkf__exp_core(nx, 0.0f, &n, &rh, &corr);
+    rkf__exp_core(mc, lo, &n, &rh, &corr);
     float rr = rh + corr;
     float k = rkf__sel(n > 0.0f, n, 0.0f);
     float p2 = rkf__pow2i(n - k);
     float D = (rkf__pow2i(-rkf__sel(k > 60.0f, 60.0f, k)) + p2) + rr * p2;
     float k1 = rkf__sel(k > 126.0f, 126.0f, k);
-    float xq = rkf__sel(x < -110.0f, x * 0.0f, x);   /* -0.0, or NaN for -inf */
-    return ((xq / D) * rkf__pow2i(-k1)) * rkf__pow2i(k1 - k);
+    float vq = rkf__sel(m > 110.0f, v * 0.0f, v);    /* -0.0, or NaN for -inf */
+    return ((vq / D) * rkf__pow2i(-k1)) * rkf__pow2i(k1 - k);
 }
 
-/* silu for x >= -86 (NaN and +inf included; other x give an unspecified value): there
- * x / (1 + e^-x) neither overflows nor underflows, so rk_siluf's scaling by 2^-k is
- * not needed: with e^-x = (1 + rr) 2^n as there and t = 2^n, D = (1 + t) + rr t is
- * 2^k times rk_siluf's D (1 + t is exact for n <= 24 and rounds as 2^-k + 1 there
- * beyond), rounded once, and x / D is its result scaled: the same bits (checked on every
- * float >= -86) at half the cost (one core, n = 2^16, uniform [-10, 10]: 0.66 -> 0.34 ns
- * per element). silu_kernel in smooth.pxi takes it for blocks with no x below -86 and no
- * NaN. */
+RK_INLINE float rk_siluf(float x)
+{
+    return rkf__x_sigmoid(x, -x, 0.0f);
+}
+
+/* rkf__x_sigmoid for m <= 86 (NaN and -inf included; other m give an unspecified value)
+ * and results that are normal or zero: there v / (1 + e^m) neither overflows nor
+ * underflows, so the scaling by 2^-k is not needed: with e^m = (1 + rr) 2^n as there and
+ * t = 2^n, D = (1 + t) + rr t is 2^k times rkf__x_sigmoid's D (1 + t is exact for n <= 24
+ * and rounds as 2^-k + 1 there beyond), rounded once, and v / D is its result scaled: the
+ * same bits (silu: checked on every float >= -86; gelu tanh: on every float >= -9.8) at
+ * half the cost (silu, one core, n = 2^16, uniform [-10, 10]: 0.66 -> 0.34 ns per
+ * element). silu_kernel and gelu_kernel in smooth.pxi take it for blocks with no x below
+ * RKF__SILU_FAST_MIN / RKF__GELU_TANH_FAST_MIN and no NaN. */
 #define RKF__SILU_FAST_MIN (-86.0f)
+
+RK_INLINE float rkf__x_sigmoid_fast(float v, float m, float mlo)
+{
+    float mc = rkf__sel(m < -87.0f, -87.0f, m);       /* as rkf__x_sigmoid's clamp */
+    float lo = rkf__sel(mc == m, mlo, 0.0f);
+    float n, rh, corr;
+    rkf__exp_core(mc, lo, &n, &rh, &corr);
+    float t = rkf__pow2i(n);
+    return v / ((1.0f + t) + (rh + corr) * t);
+}
 
 RK_INLINE float rkf__silu_fast(float x)
 {
-    float nx = rkf__sel(x > 87.0f, -87.0f, -x);       /* as rk_siluf's clamp */
-    float n, rh, corr;
-    rkf__exp_core(nx, 0.0f, &n, &rh, &corr);
-    float t = rkf__pow2i(n);
-    return x / ((1.0f + t) + (rh + corr) * t);
+    return rkf__x_sigmoid_fast(x, -x, 0.0f);
 }
 
 /* Whether any p[i] of p[0..n) is NaN or below lim (a vectorised OR reduction). NaN counts
@@ -499,26 +519,69 @@ RK_INLINE float rk_geluf(float xf)
 
 /*
  * gelu, tanh approximation: 0.5 x (1 + tanh(u)) = x sigmoid(2u), 2u = x (C1 + C3 x^2),
- * C1 = 2 sqrt(2/pi), C3 = 0.044715 C1, in double: sigmoid's relative condition number is
- * |2u| (1 - sigmoid), up to ~140 in the tail, and 2u in double errs by ~2^-51, so the
- * quotient x / (1 + E) (2u >= 0) or x E / (1 + E) (2u < 0), E = e^-|2u| (rkd__exp_neg),
- * is within ~2^-34 before its single rounding to float: 0.516 ulp on every 17th bit pattern
- * against the double formula (the float-float form it replaces: 0.79), one core 1.56 ->
- * 1.02 ns per element (n = 2^16, uniform [-10, 10]). x is clamped to +-12 (|2u| <= 142,
- * where sigmoid(2u) is 1 or below 2^-204); below -12 the result is x * 0 (-0.0, NaN for
- * -inf as the double formula), gelu(+inf) = inf; NaN propagates; -0.0 -> -0.0.
+ * C1 = 2 sqrt(2/pi), C3 = 0.044715 C1, in float as silu: x / (1 + e^-2u) through
+ * rkf__x_sigmoid, with -2u as a pair. Sigmoid's relative condition number is
+ * |2u| (1 - sigmoid), up to ~110 in the tail, so 2u rounded once to float would cost up to
+ * ~110 x 0.5 ulp; as hi + lo it errs by ~2^-44 relative, and the result carries
+ * rkf__x_sigmoid's two roundings (D and the quotient). Measured on all 2^32 bit patterns
+ * against the double formula x / (1 + exp(-2u)) (libm, 2u from the double constants):
+ * 2.62 ulp (silu's own form: 2.40), against 0.516 for the double form it replaces; one
+ * core, n = 2^16, uniform [-10, 10] (AMD EPYC Zen 3, AVX2): 1.75 -> 1.1 ns per element
+ * with rkf__gelu_tanh_fast (blocks with no x below -9.8), 1.7 with the full form.
+ * Special values as rkf__x_sigmoid: below x = -10.8 the result rounds to -0.0,
+ * gelu(-inf) = NaN (as the double formula), gelu(+inf) = inf, -0.0 -> -0.0, and NaN comes
+ * back as it is.
+ *
+ * -2u as hi + lo: with FMA, float-float arithmetic (each product's error from an fma, the
+ * sum C1 + C3 x^2 by TwoSum; C1, C3 as float pairs); without it (the baseline x86-64
+ * build, where fmaf is a library call: 19.8 against 12.4 ns per element for the double
+ * form), 2u in double, split. Both are within 2^-44 of 2u; they can differ in the last bit
+ * of a result. Beyond |x| ~ 1.8e19 x^2 overflows and lo is NaN: -2u is +-inf there, and
+ * rkf__x_sigmoid drops lo for -2u beyond its clamps.
  */
 #define RKD__C1 1.5957691216057308           /* 2 sqrt(2/pi) */
 #define RKD__C3 0.07135481627159093          /* 0.044715 * 2 sqrt(2/pi) */
 
-RK_INLINE float rk_gelu_tanhf(float xf)
+RK_INLINE float rkf__gelu_tanh_m2u(float x, float *lo)
 {
-    double x = rkf__sel(xf > 12.0f, 12.0f, rkf__sel(xf < -12.0f, -12.0f, xf));
-    double u = x * (RKD__C1 + RKD__C3 * (x * x));
-    double E = rkd__exp_neg(-__builtin_fabs(u));
-    double num = rkd__sel(u >= 0, (double)xf, (double)xf * E);
-    float y = (float)(num / (1.0 + E));
-    return rkf__sel(xf < -12.0f, xf * 0.0f, y);
+#if defined(__FP_FAST_FMAF)
+    const float c1h = 1.59576917e+00f, c1l = -4.53406805e-08f;   /* RKD__C1 as a pair */
+    const float c3h = 7.13548139e-02f, c3l = 2.39782305e-09f;    /* RKD__C3 as a pair */
+    float x2h = x * x;
+    float x2l = __builtin_fmaf(x, x, -x2h);
+    float ph = c3h * x2h;                                         /* C3 x^2 = ph + pl */
+    float pl = __builtin_fmaf(c3h, x2h, -ph) + __builtin_fmaf(c3h, x2l, c3l * x2h);
+    float kh = c1h + ph;                                          /* TwoSum */
+    float bb = kh - c1h;
+    float kl = ((c1h - (kh - bb)) + (ph - bb)) + (c1l + pl);
+    float nx = -x;
+    float h = nx * kh;
+    *lo = __builtin_fmaf(nx, kl, __builtin_fmaf(nx, kh, -h));
+    return h;
+#else
+    double xd = x;
+    double u = -(xd * (RKD__C1 + RKD__C3 * (xd * xd)));
+    float h = (float)u;
+    *lo = (float)(u - (double)h);
+    return h;
+#endif
+}
+
+RK_INLINE float rk_gelu_tanhf(float x)
+{
+    float lo, m = rkf__gelu_tanh_m2u(x, &lo);
+    return rkf__sel(x != x, x, rkf__x_sigmoid(x, m, lo));
+}
+
+/* rk_gelu_tanhf for x >= -9.8 (-2u <= 82.8; NaN and +inf included): rkf__x_sigmoid_fast,
+ * the same bits (see there). gelu_kernel in smooth.pxi takes it for blocks with no x below
+ * -9.8 and no NaN. */
+#define RKF__GELU_TANH_FAST_MIN (-9.8f)
+
+RK_INLINE float rkf__gelu_tanh_fast(float x)
+{
+    float lo, m = rkf__gelu_tanh_m2u(x, &lo);
+    return rkf__x_sigmoid_fast(x, m, lo);
 }
 
 /* ------------------------------------------------------------------ gradients

@@ -622,20 +622,27 @@ def test_silu_value_does_not_depend_on_its_neighbours(backend, dtype):
     assert err.max() <= MAX_ULP, (x[finite][np.argmax(err)], err.max())
 
 
-def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend):
-    """float64 gelu(tanh) takes a form without the rescaling where no x is NaN or below -20
-    (Cython: per block of 1024; Numba: per call): each element's result against gelu of it
-    alone, with values below -20 (down to -inf; from -21.2 the fast form would give -0.0 for
-    a subnormal result), NaN and the rest scattered across block boundaries, out of place
-    and in place, and within the accuracy bound."""
+@pytest.mark.parametrize("dtype", COMPILED_DTYPES)
+def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend, dtype):
+    """gelu(tanh) takes a form without the rescaling where no x is NaN or below -9.8
+    (float32) / -20 (float64) (Cython: per block of 1024; Numba: per call): each element's
+    result against gelu of it alone, with values below the bound (down to -inf; beyond
+    -10.2 / -21.2 the fast form would give -0.0 for a subnormal result), NaN and the rest
+    scattered across block boundaries, out of place and in place, and within the accuracy
+    bound."""
     rng = np.random.default_rng(8)
     n = 3 * 1024 + 5
-    x = rng.uniform(-20, 20, n)
-    low = np.array([-20.5, -21.2, -21.3, -21.5, -22.0, -25.0, -1e300, -np.inf])
+    if np.dtype(dtype) == np.float32:
+        span, subnormal = 10.0, [-10.3, -10.5]
+        low = np.array([-9.85, -10.0] + subnormal + [-10.9, -12.0, -1e30, -np.inf], dtype)
+    else:
+        span, subnormal = 20.0, [-21.2, -21.3]
+        low = np.array([-20.5] + subnormal + [-21.5, -22.0, -25.0, -1e300, -np.inf])
+    x = rng.uniform(-span, span, n).astype(dtype)
     where = np.array([5, 1023, 1024, 2047, 2100, 3 * 1024 + 4, 600, 700])
     x[where] = low
     x[[100, 1500]] = np.nan
-    x[2 * 1024 + 1: 3 * 1024] = rng.uniform(-20, 20, 1023)   # a block with no low value
+    x[2 * 1024 + 1: 3 * 1024] = rng.uniform(-span, span, 1023)   # a block with no low value
     got = quiet(relukit.gelu, x, approximate="tanh")
     alone = np.concatenate([quiet(relukit.gelu, x[i:i + 1], approximate="tanh")
                             for i in range(n)])
@@ -643,9 +650,10 @@ def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend):
     inplace = x.copy()
     quiet(relukit.gelu, inplace, approximate="tanh", out=inplace)
     assert_same(inplace, got)
-    assert got[where[1]] != 0 and got[where[2]] != 0       # subnormal, not -0.0
+    for i in np.flatnonzero(np.isin(x, np.array(subnormal, dtype))):
+        assert got[i] != 0 and abs(got[i]) < np.finfo(dtype).tiny, (x[i], got[i])
     finite = np.isfinite(x)
-    err = mr.exact(mr.gelu, x[finite], np.float64, "tanh").ulp_errors(got[finite])
+    err = mr.exact(mr.gelu, x[finite], dtype, "tanh").ulp_errors(got[finite])
     assert err.max() <= MAX_ULP, (x[finite][np.argmax(err)], err.max())
 
 

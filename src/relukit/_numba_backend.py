@@ -69,8 +69,8 @@ VECTOR_WIDTH = _prefer_wide_vectors()
 from ._numba_math import (_exp_core, exp_consts, _fdiv, _pow2i, _split_n1, rk_exp, rk_exp_dd,
                           rk_exp_dd_normal, rk_expm1,
                           rk_expm1_neg, rk_fma, rk_log1p_core, rk_select)
-from ._numba_mathf import (SILU_FAST_MIN, expf_consts, silu_fast, _hornerd, rk_expm1f,
-                           rk_expm1f_neg, rk_fmaf,
+from ._numba_mathf import (GELU_TANH_FAST_MIN, SILU_FAST_MIN, expf_consts, gelu_tanh_fastf,
+                           silu_fast, _hornerd, rk_expm1f, rk_expm1f_neg, rk_fmaf,
                            rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf, rk_geluf,
                            rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
                            rk_softplus_corrf, rk_softplusf)
@@ -925,7 +925,20 @@ def _silu_grad_fast(g, v, ec):
     return _xsig_grad_fast(g, v, 0.0, v, 0.0, ec)
 
 
+def _per_dtype(f32, f64):
+    """A function of (v, ec) that Numba compiles, inlined, as f32 for a float32 v and as
+    f64 otherwise (one kernel body serves both dtypes; ec comes from _exp_consts_for)."""
+    def stub(v, ec):
+        raise NotImplementedError("only callable from Numba-compiled code")
+
+    @overload(stub, inline="always")
+    def _impl(v, ec):
+        return f32 if v == types.float32 else f64
+    return stub
+
+
 _GELU_TANH_FAST_MIN = -20.0
+_GELU_TANH_FAST_MIN_F32 = float(GELU_TANH_FAST_MIN)
 _SILU_GRAD_FAST_MAX = 600.0
 _GELU_TANH_GRAD_FAST_MAX = 19.0
 _GELU_K3_HI = 0.134145
@@ -965,24 +978,34 @@ def _gelu_tanh_grad_fast(g, v, ec):
     return _xsig_grad_fast(g, u2, lo, mh, ml, ec)
 
 
+# gelu(tanh)'s full and fast forms for v's dtype (ec: _exp_consts_for the array)
+_gelu_tanh_full_any = _per_dtype(lambda v, ec: rk_gelu_tanhf(v, ec),
+                                 lambda v, ec: _gelu_tanh_precise(v, ec))
+_gelu_tanh_fast_any = _per_dtype(lambda v, ec: gelu_tanh_fastf(v, ec),
+                                 lambda v, ec: _gelu_tanh_fast(v, ec))
+
+
 @_parallel_jit_contract
 def gelu_tanh_precise(x, y):
-    ec = exp_consts()
+    ec = _exp_consts_for(x)
     for i in prange(x.size):
-        y[i] = _gelu_tanh_precise(x[i], ec)
+        y[i] = _gelu_tanh_full_any(x[i], ec)
 
 
-# gelu(tanh), float64: where no x is NaN or below -20, the form without the rescaling (the
-# same bits; gelu_kernel in kernels/smooth.pxi takes it block by block). Here one count
-# over the whole array picks the kernel: the Cython kernel's blocks (row slices, so that
-# LLVM vectorises) cost what they save in this one. One thread, 10^6 uniform in [-20, 20],
-# ns per element, side by side: every element the full form 4.37, the count and the fast
-# form 3.63-3.84 (the count alone 0.31-0.35), blocks 4.31-4.42.
+# gelu(tanh): where no x is NaN or below -20 (float64) / -9.8 (float32), the form without
+# the rescaling (the same bits; gelu_kernel in kernels/smooth.pxi takes it block by block).
+# Here one count over the whole array picks the kernel: the Cython kernel's blocks (row
+# slices, so that LLVM vectorises) cost what they save in this one. One thread, 10^6, ns
+# per element, side by side: float64 (uniform in [-20, 20]) every element the full form
+# 4.37, the count and the fast form 3.63-3.84 (the count alone 0.31-0.35), blocks
+# 4.31-4.42; float32 (uniform in [-10, 10]), in float since this version, its double form
+# 1.76, the full float form 1.64, the count and the fast form 1.25 (the count alone 0.13),
+# blocks 1.80-1.92.
 @_parallel_jit_contract
 def gelu_tanh_fast(x, y):
-    ec = exp_consts()
+    ec = _exp_consts_for(x)
     for i in prange(x.size):
-        y[i] = _gelu_tanh_fast(x[i], ec)
+        y[i] = _gelu_tanh_fast_any(x[i], ec)
 
 
 @_parallel_jit
@@ -1214,14 +1237,6 @@ def _exp_consts_for(x):
     float32, exp_consts() for float64."""
 
 
-def _silu_fast_any(v, ec):
-    """silu's fast form for v's dtype (ec: _exp_consts_for the array)."""
-
-
-def _silu_full_any(v, ec):
-    """silu's full form for v's dtype (ec as for _silu_fast_any)."""
-
-
 @overload(_silu_low, inline="always")
 def _silu_low_impl(v):
     if v == types.float32:
@@ -1236,18 +1251,9 @@ def _exp_consts_for_impl(x):
     return lambda x: exp_consts()
 
 
-@overload(_silu_fast_any, inline="always")
-def _silu_fast_impl(v, ec):
-    if v == types.float32:
-        return lambda v, ec: silu_fast(v, ec)
-    return lambda v, ec: _silu_fast(v, ec)
-
-
-@overload(_silu_full_any, inline="always")
-def _silu_full_impl(v, ec):
-    if v == types.float32:
-        return lambda v, ec: rk_siluf(v, ec)
-    return lambda v, ec: _silu_one(v, ec)
+# silu's fast and full forms for v's dtype (ec: _exp_consts_for the array)
+_silu_fast_any = _per_dtype(lambda v, ec: silu_fast(v, ec), lambda v, ec: _silu_fast(v, ec))
+_silu_full_any = _per_dtype(lambda v, ec: rk_siluf(v, ec), lambda v, ec: _silu_one(v, ec))
 
 
 @_elementwise
@@ -1290,12 +1296,6 @@ def silu_inplace(y):
 def gelu_f32(x, y):
     for i in prange(x.size):
         y[i] = rk_geluf(x[i])
-
-
-@_parallel_jit_contract
-def gelu_tanh_f32(x, y):
-    for i in prange(x.size):
-        y[i] = rk_gelu_tanhf(x[i])
 
 
 # ---- float32 backwards (vmathf.h's rk_*_gradf and smooth.pxi's rk_softplus_grad_onef) ----
@@ -1410,10 +1410,11 @@ _RUNNERS = {
         if count_outside(b, -_SILU_GRAD_FAST_MAX, _SILU_GRAD_FAST_MAX) == 0 else
         silu_grad_precise(a, b, y)),
     "gelu": lambda a, b, c, mi, y, mo, p: (
-        (gelu_tanh_f32(a, y) if p[0] != 0 else gelu_f32(a, y)) if _f32(a) else
-        (gelu_precise(a, y) if p[0] == 0 else
-         gelu_tanh_fast(a, y) if count_outside(a, _GELU_TANH_FAST_MIN, math.inf) == 0 else
-         gelu_tanh_precise(a, y))),
+        (gelu_f32(a, y) if _f32(a) else gelu_precise(a, y)) if p[0] == 0 else
+        gelu_tanh_fast(a, y)
+        if count_outside(a, _GELU_TANH_FAST_MIN_F32 if _f32(a) else _GELU_TANH_FAST_MIN,
+                         math.inf) == 0 else
+        gelu_tanh_precise(a, y)),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
         (gelu_tanh_grad_f32(a, b, y) if p[0] != 0 else gelu_grad_f32(a, b, y)) if _f32(a) else
         (gelu_grad_precise(a, b, y) if p[0] == 0 else

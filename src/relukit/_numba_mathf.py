@@ -11,11 +11,11 @@ Functions (float32 -> float32, ``@njit(inline="always")``):
     rk_one_minus_expf                      (z, zlo) -> 1 - exp(-(z + zlo))  (softplus')
 
 Every function built on the float exponential (rk_expf, rk_expm1f, rk_expm1f_neg, the
-softplus forms, rk_siluf, silu_fast, rk_one_minus_expf) takes one more argument, ``ec =
-expf_consts()``, made once per kernel call (see EXPF_CONSTS).
+softplus forms, rk_siluf, silu_fast, rk_gelu_tanhf, gelu_tanh_fastf, rk_one_minus_expf)
+takes one more argument, ``ec = expf_consts()``, made once per kernel call (see EXPF_CONSTS).
 
 The float functions are float32 arithmetic, so a ``prange`` loop over float32 arrays
-vectorises 16 lanes per AVX-512 vector; gelu, gelu(tanh) and the gradients evaluate their
+vectorises 16 lanes per AVX-512 vector; exact gelu and the gradients evaluate their
 float32 argument in float64 (8 lanes) and round once, as vmathf.h does. Numba promotes
 ``float32 op <python float>`` to float64, so every float constant is a module-level
 ``np.float32`` (frozen into the code as a float32 constant) and arguments are converted with
@@ -140,7 +140,6 @@ _LN2_HI_LOG, _LN2_LO_LOG, _C127, _CM1 = (_f(6.93138123e-01), _f(9.05800061e-06),
                                          _f(-1.0))
 _C110 = _f(110.0)
 _C87, _C60, _C126 = _f(87.0), _f(60.0), _f(126.0)
-_C12 = _f(12.0)
 
 _jit = njit(inline="always")
 
@@ -303,18 +302,34 @@ def rk_softplus_corrf(z, zlo, ec):
 
 
 @_jit
-def rk_siluf(x, ec):
-    # x / (1 + e^-x) = (x / D) 2^-k, D = (2^-k + 2^(n-k)) + rr 2^(n-k) (see vmathf.h)
-    x = np.float32(x)
-    nx = _sel(x > _C87, -_C87, _sel(x < -_C110, _C110, -x))
-    n, rh, corr = _exp_core(nx, _0, ec)
+def _x_sigmoid(v, m, mlo, ec):
+    # v / (1 + e^(m + mlo)) = (v / D) 2^-k, D = (2^-k + 2^(n-k)) + rr 2^(n-k)
+    # (vmathf.h rkf__x_sigmoid)
+    mc = _sel(m < -_C87, -_C87, _sel(m > _C110, _C110, m))
+    n, rh, corr = _exp_core(mc, _sel(mc == m, mlo, _0), ec)
     rr = rh + corr
     k = _sel(n > _0, n, _0)
     p2 = _pow2i(n - k)
     D = (_pow2i(-_sel(k > _C60, _C60, k)) + p2) + rr * p2
     k1 = _sel(k > _C126, _C126, k)
-    xq = _sel(x < -_C110, x * _0, x)          # -0.0, or NaN for -inf
-    return (_fdiv(xq, D) * _pow2i(-k1)) * _pow2i(k1 - k)
+    vq = _sel(m > _C110, v * _0, v)           # -0.0, or NaN for -inf
+    return (_fdiv(vq, D) * _pow2i(-k1)) * _pow2i(k1 - k)
+
+
+@_jit
+def _x_sigmoid_fast(v, m, mlo, ec):
+    # _x_sigmoid for m <= 86 (vmathf.h rkf__x_sigmoid_fast: the same bits there)
+    mc = _sel(m < -_C87, -_C87, m)
+    n, rh, corr = _exp_core(mc, _sel(mc == m, mlo, _0), ec)
+    t = _pow2i(n)
+    return _fdiv(v, (_1 + t) + (rh + corr) * t)
+
+
+@_jit
+def rk_siluf(x, ec):
+    # x / (1 + e^-x) (vmathf.h rk_siluf)
+    x = np.float32(x)
+    return _x_sigmoid(x, -x, _0, ec)
 
 
 SILU_FAST_MIN = _f(-86.0)
@@ -325,9 +340,45 @@ def silu_fast(x, ec):
     """silu for x >= -86 (NaN, +inf included): x / ((1 + t) + rr t), t = 2^n, the same bits
     as rk_siluf there (vmathf.h rkf__silu_fast)."""
     x = np.float32(x)
-    n, rh, corr = _exp_core(_sel(x > _C87, -_C87, -x), _0, ec)
-    t = _pow2i(n)
-    return _fdiv(x, (_1 + t) + (rh + corr) * t)
+    return _x_sigmoid_fast(x, -x, _0, ec)
+
+
+# gelu (tanh form) in float: x / (1 + e^-2u) with -2u as a float-float pair (vmathf.h
+# rkf__gelu_tanh_m2u, its FMA branch; LLVM compiles llvm.fma for the CPU it runs on)
+_GT_C1H, _GT_C1L = _f(1.59576917e+00), _f(-4.53406805e-08)
+_GT_C3H, _GT_C3L = _f(7.13548139e-02), _f(2.39782305e-09)
+GELU_TANH_FAST_MIN = _f(-9.8)
+
+
+@_jit
+def _gelu_tanh_m2u(x):
+    x2h = x * x
+    x2l = _fma(x, x, -x2h)
+    ph = _GT_C3H * x2h
+    pl = _fma(_GT_C3H, x2h, -ph) + _fma(_GT_C3H, x2l, _GT_C3L * x2h)
+    kh = _GT_C1H + ph
+    bb = kh - _GT_C1H
+    kl = ((_GT_C1H - (kh - bb)) + (ph - bb)) + (_GT_C1L + pl)
+    nx = -x
+    h = nx * kh
+    return h, _fma(nx, kl, _fma(nx, kh, -h))
+
+
+@_jit
+def rk_gelu_tanhf(x, ec):
+    # vmathf.h rk_gelu_tanhf: NaN comes back as it is
+    x = np.float32(x)
+    m, lo = _gelu_tanh_m2u(x)
+    return _sel(x != x, x, _x_sigmoid(x, m, lo, ec))
+
+
+@_jit
+def gelu_tanh_fastf(x, ec):
+    """rk_gelu_tanhf for x >= -9.8 (NaN and +inf included), the same bits there
+    (vmathf.h rkf__gelu_tanh_fast)."""
+    x = np.float32(x)
+    m, lo = _gelu_tanh_m2u(x)
+    return _x_sigmoid_fast(x, m, lo, ec)
 
 
 # Exact gelu and its gradient in double (see vmathf.h rkd__exp_neg, rkd__gelu_m, rk_geluf,
@@ -376,19 +427,6 @@ def rk_geluf(x):
     T = _exp_negd(-0.5 * (ac * ac)) * _gelu_md(ac)
     T = _seld(a > _GELU_AMAX, 0.0, T)
     return np.float32(x * _seld(x < 0.0, T, 1.0 - T))
-
-
-@_jit
-def rk_gelu_tanhf(x):
-    # x sigmoid(2u) in double as one quotient (vmathf.h rk_gelu_tanhf)
-    x = np.float32(x)
-    xd = np.float64(x)
-    xc = np.float64(_sel(x > _C12, _C12, _sel(x < -_C12, -_C12, x)))
-    u = xc * (_C1D + _C3D * (xc * xc))
-    E = _exp_negd(-abs(u))
-    num = _seld(u >= 0.0, xd, xd * E)
-    y = np.float32(_fdivd(num, 1.0 + E))
-    return _sel(x < -_C12, x * _0, y)
 
 
 # ---------------------------------------------------------------- gradients (vmathf.h)
