@@ -285,11 +285,27 @@ def rk_log1pf(x):
 
 # ---------------------------------------------------------------- composites
 
+# log1p(e) for e in [0, 1]: e + e (e q(e)) (vmathf.h rkf__log1p_unit), q's coefficients
+# highest degree first
+_L1P_Q = tuple(_f(v) for v in (2.03769049e-03, -1.34448307e-02, 4.15576212e-02,
+                                -8.25353339e-02, 1.24251030e-01, -1.61086321e-01,
+                                1.98915377e-01, -2.49873921e-01, 3.33325684e-01,
+                                -4.99999821e-01))
+
+
+@_jit
+def _log1p_unit(e):
+    q = _L1P_Q[0]
+    for i in range(1, len(_L1P_Q)):     # unrolled, the coefficients as constants
+        q = q * e + _L1P_Q[i]
+    return e + e * (e * q)
+
+
 @_jit
 def rk_softplusf(z, ec):
     # rk_softplus_corrf with zlo = 0 (an exact argument), without the sigmoid
     z = np.float32(z)
-    return _sel(z > _0, z, _0) + _log1p_core(rk_expf(-_fabs(z), ec))
+    return _sel(z > _0, z, _0) + _log1p_unit(rk_expf(-_fabs(z), ec))
 
 
 @_jit
@@ -298,7 +314,7 @@ def rk_softplus_corrf(z, zlo, ec):
     z = np.float32(z)
     e = rk_expf(-_fabs(z), ec)
     sg = _fdiv(_sel(z > _0, _1, e), _1 + e)
-    return (_sel(z > _0, z, _0) + _log1p_core(e)) + sg * zlo
+    return (_sel(z > _0, z, _0) + _log1p_unit(e)) + sg * zlo
 
 
 @_jit
