@@ -569,13 +569,13 @@ RK_INLINE float rk_geluf(float xf)
  * rkf__x_sigmoid drops lo for -2u beyond its clamps.
  */
 #define RKD__C1 1.5957691216057308           /* 2 sqrt(2/pi) */
-#define RKD__C3 0.07135481627159093          /* 0.044715 * 2 sqrt(2/pi) */
+#define RKD__C3 0.07135481627260025          /* 0.044715 * 2 sqrt(2/pi), rounded */
 
 RK_INLINE float rkf__gelu_tanh_m2u(float x, float *lo)
 {
 #if defined(__FP_FAST_FMAF)
     const float c1h = 1.59576917e+00f, c1l = -4.53406805e-08f;   /* RKD__C1 as a pair */
-    const float c3h = 7.13548139e-02f, c3l = 2.39782305e-09f;    /* RKD__C3 as a pair */
+    const float c3h = 7.13548139e-02f, c3l = 2.39883247e-09f;    /* RKD__C3 as a pair */
     float x2h = x * x;
     float x2l = __builtin_fmaf(x, x, -x2h);
     float ph = c3h * x2h;                                         /* C3 x^2 = ph + pl */
