@@ -39,14 +39,14 @@ cdef extern from "vmath.h" nogil:
 # output pointer may alias a global, which also blocks vectorisation.
 #
 # The float32 kernels call vmathf.h (see its header for each function's error and
-# speed): silu, softplus and softplus's gradient (1 - e^-z) run in float (16 lanes per
-# AVX-512 vector); exact gelu, gelu(tanh) and the gradients of silu, gelu and gelu(tanh),
-# which cancel near their roots, take the float argument to double, evaluate one quotient
-# around one lean double exponential and round once, with a polynomial in (x - root) next
-# to the root. That replaced float-float pairs (one core, ns per element, silu' / gelu' /
-# gelu(tanh)': 1.69 / 4.45 / 2.17 -> 1.25-1.4 / 1.69 / 1.36; softplus' 1.18 -> 0.65-0.7 in
-# float). The elu family's backward (a load, an add, a product: 0.33 ns per element,
-# memory-bound) stays in double. Float64 needs more care in three places, each noted
+# speed): silu, softplus, gelu(tanh) (its argument 2u as a float pair) and softplus's
+# gradient (1 - e^-z) run in float (16 lanes per AVX-512 vector); exact gelu and the
+# gradients of silu, gelu and gelu(tanh), which cancel near their roots, take the float
+# argument to double, evaluate one quotient around one lean double exponential and round
+# once, with a polynomial in (x - root) next to the root. That replaced float-float pairs
+# (one core, ns per element, silu' / gelu' / gelu(tanh)': 1.69 / 4.45 / 2.17 -> 1.25-1.4 /
+# 1.69 / 1.36; softplus' 1.18 -> 0.65-0.7 in float). The elu family's backward runs in
+# float too (rk_elu_grad_onef below). Float64 needs more care in three places, each noted
 # below: the rounding of an argument amplified by exp in a tail (gelu's x^2), a constant
 # that is not a double (selu), and results that are subnormal (silu's and gelu's tails);
 # besides, the float64 silu and gelu gradients cancel near their roots and take double-double
