@@ -650,7 +650,9 @@ def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend, dtype):
     inplace = x.copy()
     quiet(relukit.gelu, inplace, approximate="tanh", out=inplace)
     assert_same(inplace, got)
-    for i in np.flatnonzero(np.isin(x, np.array(subnormal, dtype))):
+    tiny = np.flatnonzero(np.isin(x, np.array(subnormal, dtype)))
+    assert tiny.size == len(subnormal)
+    for i in tiny:
         assert got[i] != 0 and abs(got[i]) < np.finfo(dtype).tiny, (x[i], got[i])
     finite = np.isfinite(x)
     err = mr.exact(mr.gelu, x[finite], dtype, "tanh").ulp_errors(got[finite])
