@@ -161,6 +161,9 @@ def _special_regions(cid, rng, dtype):
         parts += [_uniform(rng, -760 / b, -690 / b, 300, dtype) if f64
                   else _uniform(rng, -110 / b, -80 / b, 300, dtype)]
         parts += [_uniform(rng, -40 / b, 0, 200, dtype)]
+        # beta x in (0, 1): e^-|z| near 1, the worst region of float32's log1p polynomial
+        # (vmathf.h rkf__log1p_unit), where z + log1p(e) adds two roundings
+        parts += [_uniform(rng, 0, 1 / b, 400, dtype)]
     elif name == "silu":
         # x * sigmoid(x) tiny negative, into the subnormals and down to -0.0
         parts += [_uniform(rng, -760, -690, 400, dtype) if f64
