@@ -65,16 +65,17 @@
  *   rk_expm1f                0.88 (all)                    1.00               1.01
  *   rk_log1pf                0.76 (all)                    0.85               0.83
  *   rk_siluf                 2.39 (every 17th)             -                  = C
- *   rk_softplusf             1.99 (all; x86-64-v3)         2.30 (all; v1)     = C
+ *   rk_softplusf             1.99 (all; x86-64-v3)         2.30 (all; v1)     = C (all)
  *   rk_geluf (double)        0.502 (every 17th)            0.502              = C
- *   rk_gelu_tanhf            2.62 (all; x86-64-v3)         2.62 (all; v1)     = C
+ *   rk_gelu_tanhf            2.62 (all; x86-64-v3)         2.62 (all; v1)     = C (all)
  *   rk_silu_gradf (double)   1.19 (every 17th)             1.45               = C
  *   rk_gelu_gradf (double)   1.30 (every 17th)             1.66               = C
  *   rk_gelu_tanh_gradf (d.)  1.24 (every 17th)             -                  = C
  *   rk_one_minus_expf        1.07 (all; 0.82 for z >= 0)   -                  = C
  * (x86-64-v2: every 7th block of 2^16 for the first three, every 17th input for the
  *  gradients; Numba: 1.9e7 sampled, "= C" where its results were bit-identical to the C
- *  build's on 2-5e7 sampled inputs, Numba contracting a*b+c as gcc does. Composites
+ *  build's on 2-5e7 sampled inputs ("all": on every float32, x86-64-v3 build against
+ *  Numba on the same AVX2 CPU; rk_siluf too), Numba contracting a*b+c as gcc does. Composites
  *  against x sigmoid(x), 0.5 x erfc(-x/sqrt2), x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))
  *  in double; gradients against s + x s t, Phi + x phi and s + x (2u)' s t in double (libm),
  *  g = 1, the neighbourhood of the derivative's root included; with g = 1.37: silu' 1.62,
