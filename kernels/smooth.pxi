@@ -418,6 +418,17 @@ cdef extern from *:
         return above ? g : g * d;
     }
 
+    /* rk_softplus_grad_onef for beta = 1 and a float threshold: z = y is exact (zlo = 0, and
+     * rk_one_minus_expf drops zlo where z is infinite or NaN, as it drops fmaf's NaN there),
+     * so the same bits without the product, its error term and the tie test: one core,
+     * n = 2^16, AVX2, 1.06 -> 0.94 ns per element (Numba's softplus_grad_unit_f32, one
+     * thread, n = 10^6: 1.05 -> 0.94). */
+    RK_INLINE float rk_softplus_grad_unitf(float g, float out, float tf)
+    {
+        float d = rk_one_minus_expf(out, 0.0f);
+        return out > tf ? g : g * d;
+    }
+
     /* Float64 tanh form: 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) as hi + lo (double-double,
      * both constants as hi + lo too): the rounding of a plain-double 2u, amplified ~|2u|
      * times by the sigmoid, cost up to 1,233 ulp for x < -1.4. */
@@ -628,6 +639,7 @@ cdef extern from *:
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor,
                                  int neg) nogil
     float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold, int unit) nogil
+    float softplus_grad_unitf "rk_softplus_grad_unitf"(float g, float out, float tf) nogil
     float softplus_grad_onef "rk_softplus_grad_onef"(float g, float out, float beta, float tf,
                                                      double threshold, int fthr) nogil
 
@@ -737,8 +749,12 @@ cdef void softplus_grad_kernel(const real* a, const real* b, const real* c,
     cdef float bf = <float>beta, tf = <float>threshold
     if real is float and <double>bf == beta:
         if <double>tf == threshold and not (-1e-30 < threshold < 1e-30):
-            for i in range(n):
-                y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 1)
+            if beta == 1.0:
+                for i in range(n):
+                    y[i] = softplus_grad_unitf(a[i], b[i], tf)
+            else:
+                for i in range(n):
+                    y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 1)
         else:
             for i in range(n):
                 y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 0)

@@ -749,6 +749,41 @@ def test_softplus_backward_value_does_not_depend_on_its_neighbours(backend, dtyp
     assert_allclose(got, expected, rtol=rtol, atol=0, equal_nan=True)
 
 
+@pytest.mark.parametrize("threshold", [20.0, 1.0])
+def test_softplus_backward_float32_unit_beta_same_bits_as_general_form(compiled_backend,
+                                                                       threshold):
+    """float32 softplus' with beta = 1 and a float threshold takes a loop without the
+    product beta y and its error term (smooth.pxi rk_softplus_grad_unitf, Numba
+    softplus_grad_unit_f32): the same bits as the general float form with beta = 1.0 passed
+    as a value. That form runs in Cython for a threshold that float32 cannot hold (no float
+    y lies between t and t + 1e-9 here); Numba takes double there, so its float kernel is
+    called directly. Forward outputs, values at and around the threshold (at t = 1 the two
+    sides differ: g against g (1 - e^-1)), negatives, subnormals, infinities and NaN, with
+    grad of both signs, infinite, zero and NaN."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(-30, 30, 3000), rng.standard_normal(3000) * 3])
+    y = relukit.softplus(x.astype(np.float32))
+    t = np.float32(threshold)
+    extra = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, t, np.nextafter(t, t + 1),
+                      np.nextafter(t, t - 1), 1e-45, -1e-45, -1.0, -1e30, 88.0, 1e30],
+                     np.float32)
+    y = np.concatenate([y, extra, rng.uniform(-5, 25, 1000).astype(np.float32)])
+    g = rng.uniform(-2, 2, y.size).astype(np.float32)
+    g[:6] = [np.inf, -np.inf, 0.0, -0.0, np.nan, 1e-40]
+    unit = quiet(relukit.softplus_backward, g, y, threshold=threshold)
+    if compiled_backend == "cython":
+        general = quiet(relukit.softplus_backward, g, y, threshold=threshold + 1e-9)
+    else:
+        from relukit import _numba_backend
+        general = np.empty_like(g)
+        with np.errstate(all="ignore"):
+            _numba_backend.softplus_grad_f32(g, y, general, 1.0, threshold)
+    assert_same(unit, general)
+    inplace = g.copy()
+    quiet(relukit.softplus_backward, inplace, y, threshold=threshold, out=inplace)
+    assert_same(inplace, unit)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_backward_special_values(backend, dtype):
     """Gradients at the points where the contract fixes them: y > 0 (or +inf) passes

@@ -1320,6 +1320,18 @@ def softplus_grad_f32(g, out, y, beta, threshold):
 
 
 @_parallel_jit_contract
+def softplus_grad_unit_f32(g, out, y, threshold):
+    # softplus_grad_f32 for beta = 1: z = out exactly, the same bits without the product,
+    # its error term and the tie test (smooth.pxi rk_softplus_grad_unitf)
+    tf = np.float32(threshold)
+    ec = expf_consts()
+    for i in prange(g.size):
+        o = out[i]
+        gi = g[i]
+        y[i] = rk_selectf(o > tf, gi, gi * rk_one_minus_expf(o, np.float32(0), ec))
+
+
+@_parallel_jit_contract
 def silu_grad_f32(g, x, y):
     for i in prange(g.size):
         y[i] = rk_silu_gradf(g[i], x[i])
@@ -1396,7 +1408,7 @@ _RUNNERS = {
         else softplus_f32(a, y, *p) if _f32(a) and float(np.float32(p[0])) == p[0]
         else softplus(a, y, *p)),
     "softplus_grad": lambda a, b, c, mi, y, mo, p: (
-        softplus_grad_f32(a, b, y, *p)
+        (softplus_grad_unit_f32(a, b, y, p[1]) if p[0] == 1.0 else softplus_grad_f32(a, b, y, *p))
         if _f32(a) and float(np.float32(p[0])) == p[0] and float(np.float32(p[1])) == p[1]
         and abs(p[1]) >= 1e-30 else
         softplus_grad_inplace(y, b, p[0], p[1], True) if a.ctypes.data == y.ctypes.data else
