@@ -406,27 +406,22 @@ cdef extern from *:
      * in float where the threshold is a float (fthr, a literal at each call: then
      * z = fl(beta y) > t or z == t with zlo > 0, by monotonic rounding; thresholds near 0
      * are left to double, where zlo can underflow), else in double (two conversions and
-     * a double compare per element, measurably slower). */
+     * a double compare per element, measurably slower). unit (a literal at each call, with
+     * fthr): beta = 1, where z = y is exact (zlo = 0, and rk_one_minus_expf drops zlo where
+     * z is infinite or NaN, as it drops fmaf's NaN there), so the same bits without the
+     * product, its error term and the tie test: one core, n = 2^16, AVX2, 1.06 -> 0.94 ns
+     * per element (Numba's softplus_grad_unit_f32, one thread, n = 10^6: 1.05 -> 0.94). */
     RK_INLINE float rk_softplus_grad_onef(float g, float out, float beta, float tf,
-                                          double threshold, int fthr)
+                                          double threshold, int fthr, int unit)
     {
+        if (unit)
+            return out > tf ? g : g * rk_one_minus_expf(out, 0.0f);
         float z = beta * out;
         float zlo = fmaf(beta, out, -z);
         float d = rk_one_minus_expf(z, zlo);
         int above = fthr ? (z > tf) | ((z == tf) & (zlo > 0.0f))
                          : (double)beta * (double)out > threshold;
         return above ? g : g * d;
-    }
-
-    /* rk_softplus_grad_onef for beta = 1 and a float threshold: z = y is exact (zlo = 0, and
-     * rk_one_minus_expf drops zlo where z is infinite or NaN, as it drops fmaf's NaN there),
-     * so the same bits without the product, its error term and the tie test: one core,
-     * n = 2^16, AVX2, 1.06 -> 0.94 ns per element (Numba's softplus_grad_unit_f32, one
-     * thread, n = 10^6: 1.05 -> 0.94). */
-    RK_INLINE float rk_softplus_grad_unitf(float g, float out, float tf)
-    {
-        float d = rk_one_minus_expf(out, 0.0f);
-        return out > tf ? g : g * d;
     }
 
     /* Float64 tanh form: 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) as hi + lo (double-double,
@@ -639,9 +634,9 @@ cdef extern from *:
     float elu_onef "rk_elu_onef"(float v, float negcoef, float poscoef, float divisor,
                                  int neg) nogil
     float softplus_onef "rk_softplus_onef"(float v, float beta, float threshold, int unit) nogil
-    float softplus_grad_unitf "rk_softplus_grad_unitf"(float g, float out, float tf) nogil
     float softplus_grad_onef "rk_softplus_grad_onef"(float g, float out, float beta, float tf,
-                                                     double threshold, int fthr) nogil
+                                                     double threshold, int fthr,
+                                                     int unit) nogil
 
 
 # ---- elu family: y = poscoef * x where x > 0, else negcoef * expm1(x / divisor) ----
@@ -751,13 +746,13 @@ cdef void softplus_grad_kernel(const real* a, const real* b, const real* c,
         if <double>tf == threshold and not (-1e-30 < threshold < 1e-30):
             if beta == 1.0:
                 for i in range(n):
-                    y[i] = softplus_grad_unitf(a[i], b[i], tf)
+                    y[i] = softplus_grad_onef(a[i], b[i], 1.0, tf, threshold, 1, 1)
             else:
                 for i in range(n):
-                    y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 1)
+                    y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 1, 0)
         else:
             for i in range(n):
-                y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 0)
+                y[i] = softplus_grad_onef(a[i], b[i], bf, tf, threshold, 0, 0)
     elif real is double and beta > 0:
         # Blocks as silu_kernel's: where no y is negative or NaN, beta y >= 0 and expm1's
         # argument is <= 0: rk_expm1_neg, the same bits as rk_expm1 there; the others (not

@@ -753,7 +753,7 @@ def test_softplus_backward_value_does_not_depend_on_its_neighbours(backend, dtyp
 def test_softplus_backward_float32_unit_beta_same_bits_as_general_form(compiled_backend,
                                                                        threshold):
     """float32 softplus' with beta = 1 and a float threshold takes a loop without the
-    product beta y and its error term (smooth.pxi rk_softplus_grad_unitf, Numba
+    product beta y and its error term (smooth.pxi rk_softplus_grad_onef with unit, Numba
     softplus_grad_unit_f32): the same bits as the general float form with beta = 1.0 passed
     as a value. That form runs in Cython for a threshold that float32 cannot hold (no float
     y lies between t and t + 1e-9 here); Numba takes double there, so its float kernel is

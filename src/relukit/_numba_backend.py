@@ -1322,7 +1322,7 @@ def softplus_grad_f32(g, out, y, beta, threshold):
 @_parallel_jit_contract
 def softplus_grad_unit_f32(g, out, y, threshold):
     # softplus_grad_f32 for beta = 1: z = out exactly, the same bits without the product,
-    # its error term and the tie test (smooth.pxi rk_softplus_grad_unitf)
+    # its error term and the tie test (smooth.pxi rk_softplus_grad_onef with unit)
     tf = np.float32(threshold)
     ec = expf_consts()
     for i in prange(g.size):
