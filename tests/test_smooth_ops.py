@@ -230,12 +230,19 @@ def test_negative_alpha_forward_follows_the_formula(backend, dtype):
 # --------------------------------------------------------------------------------------
 # out=
 # --------------------------------------------------------------------------------------
+# The Numba kernels walk the array in rows of 4096 elements and take an output that is
+# an input through that input's one view (_numba_backend._same): MANY_ROWS covers several
+# rows and a short last one.
+MANY_ROWS = 3 * 4096 + 37
+
+
+@pytest.mark.parametrize("n", [300, MANY_ROWS])
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("vid", list(VARIANTS))
-def test_forward_out_forms(backend, vid, dtype):
+def test_forward_out_forms(backend, vid, dtype, n):
     """out=None allocates (x untouched); out=x is in place and returns x; out=other returns
     other; all three give the same bits."""
-    x = values(dtype)
+    x = values(dtype, n)
     x0 = x.copy()
     y = quiet(fwd, vid, x)
     assert y is not x and y.dtype == x.dtype and y.shape == x.shape
@@ -251,11 +258,12 @@ def test_forward_out_forms(backend, vid, dtype):
     assert_same(xi, y, "out=x")
 
 
+@pytest.mark.parametrize("n", [300, MANY_ROWS])
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("vid", list(VARIANTS))
-def test_backward_out_forms(backend, vid, dtype):
+def test_backward_out_forms(backend, vid, dtype, n):
     """out=None, out=grad (in place), out=saved (the y or x array) and a separate out."""
-    x = values(dtype, seed=1)
+    x = values(dtype, n, seed=1)
     s = saved_for(vid, x)
     g = random_floats(np.random.default_rng(2), x.size, dtype, 0.0)
     g0, s0 = g.copy(), s.copy()
