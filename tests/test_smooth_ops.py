@@ -241,9 +241,10 @@ MANY_ROWS = 3 * 4096 + 37
 @pytest.mark.parametrize("vid", list(VARIANTS))
 def test_forward_out_forms(backend, vid, dtype, n):
     """out=None allocates (x untouched); out=x is in place and returns x; out=other returns
-    other; all three give the same bits."""
+    other; all three give the same bits. x is read-only where it is not the output."""
     x = values(dtype, n)
     x0 = x.copy()
+    x.flags.writeable = False
     y = quiet(fwd, vid, x)
     assert y is not x and y.dtype == x.dtype and y.shape == x.shape
     assert_same(x, x0, "x untouched by out=None")
@@ -262,11 +263,14 @@ def test_forward_out_forms(backend, vid, dtype, n):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("vid", list(VARIANTS))
 def test_backward_out_forms(backend, vid, dtype, n):
-    """out=None, out=grad (in place), out=saved (the y or x array) and a separate out."""
+    """out=None, out=grad (in place), out=saved (the y or x array) and a separate out; the
+    inputs are read-only where they are not the output."""
     x = values(dtype, n, seed=1)
     s = saved_for(vid, x)
     g = random_floats(np.random.default_rng(2), x.size, dtype, 0.0)
     g0, s0 = g.copy(), s.copy()
+    g.flags.writeable = False
+    s.flags.writeable = False
     r = quiet(bwd, vid, g, s)
     assert r is not g and r is not s and r.dtype == g.dtype and r.shape == g.shape
     assert_same(g, g0)

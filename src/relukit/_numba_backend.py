@@ -980,20 +980,21 @@ def _gelu_tanh_grad_fast(g, v, ec):
 
 # Rows: some smooth kernels walk the array in pieces of SMOOTH_BLOCK elements, as row
 # slices with loops from 0 (with computed bounds LLVM did not vectorise them; see silu
-# below), and where the output is one of the inputs (out=x, or a backward's out=g) they
-# pass that input's one view as both (_same). Measured on the 2-core Xeon, Numba, 2
-# threads, n = 10**7, standard normal, ns per element, old -> rows, two runs each:
-# float32 silu' with out=g 1.55-1.82 -> 1.14-1.17, gelu(tanh)' with out=g 1.73-1.89 ->
-# 1.11-1.22 (out of place 1.15 -> 0.92), float64 gelu(tanh)' with out=g 4.10-4.26 ->
-# 3.66-3.70, elu in place (elu_neg) float64 1.41-1.53 -> 1.21-1.25 and float32 0.45-0.53
-# -> 0.28-0.41; at 10**6 no change. The element loops with two views of one memory ran
-# about 1.5x slower at 10**7 only, and rows of two such views gave another NaN sign than
-# the out-of-place loop (another code path), hence one view. Not kept where
-# rows measured no better: gelu' (float32 with out=g 0.95 -> 1.65), float64 silu', the
-# softplus forwards, relu6 (memory-bound either way). Each kernel keeps its own shell:
-# an element function passed as an argument is not cached (Numba keys it by the
-# function object), and one chosen by an inlined overload did not vectorise (a literal
-# mode) or set off Numba's IR warnings at compile time (a dtype-keyed gradient pair).
+# below), and where the output is one of the inputs (out=x, or a backward's out=g) an
+# _inplace twin reads and writes that input's one view (the runner picks it, _same; a
+# kernel that wrote through an input would not compile for read-only inputs). Measured on
+# the 2-core Xeon, Numba, 2 threads, n = 10**7, standard normal, ns per element, old ->
+# rows, two runs each: float32 silu' with out=g 1.51-1.84 -> 1.18-1.21, gelu(tanh)' with
+# out=g 1.82-1.86 -> 1.15-1.16 (out of place 1.18 -> 0.84-0.87), float64 gelu(tanh)' with
+# out=g 4.04-4.19 -> 3.41-4.04; at 10**6 no change. The element loops with two views of one
+# memory ran about 1.5x slower at 10**7 only, and rows of two such views gave another NaN
+# sign than the out-of-place loop (another code path), hence one view. Not kept where rows
+# measured no better: gelu' (float32 with out=g 0.95 -> 1.65), float64 silu', the elu
+# family's and softplus's forwards in place, relu6 (memory-bound either way). Each kernel
+# keeps its own shell: an element function passed as an argument is not cached (Numba keys
+# it by the function object), and one chosen by an inlined overload did not vectorise (a
+# literal mode) or set off Numba's IR warnings at compile time (a dtype-keyed gradient
+# pair).
 SMOOTH_BLOCK = 4096
 
 
@@ -1006,13 +1007,6 @@ def _nrows(n):
 def _row(b, n):
     lo = b * SMOOTH_BLOCK
     return lo, min(lo + SMOOTH_BLOCK, n)
-
-
-@_elementwise
-def _same(a, b):
-    """Whether the flat views a and b start at the same address (the dispatcher passes an
-    output that is an input as that same array, never as a partial overlap)."""
-    return a.ctypes.data == b.ctypes.data
 
 
 # gelu(tanh)'s full and fast forms for v's dtype (ec: _exp_consts_for the array)
@@ -1074,19 +1068,24 @@ def _gelu_tanh_grad_fast_rows(gs, xs, ys, ec):
 @_parallel_jit_contract
 def gelu_tanh_grad_fast(g, x, y):
     ec = exp_consts()
-    into_g = _same(y, g)
-    into_x = _same(y, x)
     n = g.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
-        gs = g[lo:hi]
-        xs = x[lo:hi]
-        if into_g:
-            _gelu_tanh_grad_fast_rows(gs, xs, gs, ec)
-        elif into_x:
-            _gelu_tanh_grad_fast_rows(gs, xs, xs, ec)
+        _gelu_tanh_grad_fast_rows(g[lo:hi], x[lo:hi], y[lo:hi], ec)
+
+
+@_parallel_jit_contract
+def gelu_tanh_grad_fast_inplace(w, other, w_is_grad):
+    # the output is g (w_is_grad) or x: one view read and written (see _nrows)
+    ec = exp_consts()
+    n = w.size
+    for b in prange(_nrows(n)):
+        lo, hi = _row(b, n)
+        ws = w[lo:hi]
+        if w_is_grad:
+            _gelu_tanh_grad_fast_rows(ws, other[lo:hi], ws, ec)
         else:
-            _gelu_tanh_grad_fast_rows(gs, xs, y[lo:hi], ec)
+            _gelu_tanh_grad_fast_rows(other[lo:hi], ws, ws, ec)
 
 
 @_elementwise
@@ -1098,19 +1097,24 @@ def _gelu_tanh_grad_precise_rows(gs, xs, ys, ec):
 @_parallel_jit_contract
 def gelu_tanh_grad_precise(g, x, y):
     ec = exp_consts()
-    into_g = _same(y, g)
-    into_x = _same(y, x)
     n = g.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
-        gs = g[lo:hi]
-        xs = x[lo:hi]
-        if into_g:
-            _gelu_tanh_grad_precise_rows(gs, xs, gs, ec)
-        elif into_x:
-            _gelu_tanh_grad_precise_rows(gs, xs, xs, ec)
+        _gelu_tanh_grad_precise_rows(g[lo:hi], x[lo:hi], y[lo:hi], ec)
+
+
+@_parallel_jit_contract
+def gelu_tanh_grad_precise_inplace(w, other, w_is_grad):
+    # the output is g (w_is_grad) or x: one view read and written (see _nrows)
+    ec = exp_consts()
+    n = w.size
+    for b in prange(_nrows(n)):
+        lo, hi = _row(b, n)
+        ws = w[lo:hi]
+        if w_is_grad:
+            _gelu_tanh_grad_precise_rows(ws, other[lo:hi], ws, ec)
         else:
-            _gelu_tanh_grad_precise_rows(gs, xs, y[lo:hi], ec)
+            _gelu_tanh_grad_precise_rows(other[lo:hi], ws, ws, ec)
 
 
 @_parallel_jit_contract
@@ -1121,27 +1125,14 @@ def elu(x, y, negcoef, poscoef, divisor, neglo):
         y[i] = rk_select(v <= 0, negcoef * rk_expm1(v / divisor, ec), poscoef * v)
 
 
-@_elementwise
-def _elu_neg_rows(xs, ys, negcoef, poscoef, ec):
-    for i in range(xs.size):
-        v = np.float64(xs[i])
-        ys[i] = rk_select(v <= 0, negcoef * rk_expm1_neg(v, ec), poscoef * v)
-
-
 @_parallel_jit_contract
 def elu_neg(x, y, negcoef, poscoef):
     # divisor 1 (elu, selu, celu's default): no division, and expm1 only of x <= 0, as the
-    # Cython kernel (kernels/smooth.pxi, elu_kernel); in rows (see _nrows)
+    # Cython kernel (kernels/smooth.pxi, elu_kernel)
     ec = exp_consts()
-    into_x = _same(y, x)
-    n = x.size
-    for b in prange(_nrows(n)):
-        lo, hi = _row(b, n)
-        xs = x[lo:hi]
-        if into_x:
-            _elu_neg_rows(xs, xs, negcoef, poscoef, ec)
-        else:
-            _elu_neg_rows(xs, y[lo:hi], negcoef, poscoef, ec)
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        y[i] = rk_select(v <= 0, negcoef * rk_expm1_neg(v, ec), poscoef * v)
 
 
 @_parallel_jit_contract
@@ -1269,26 +1260,13 @@ def elu_f32(x, y, negcoef, poscoef, divisor):
         y[i] = rk_selectf(v <= 0, nf * rk_expm1f(v / df, ec), pf * v)
 
 
-@_elementwise
-def _elu_neg_f32_rows(xs, ys, nf, pf, ec):
-    for i in range(xs.size):
-        v = xs[i]
-        ys[i] = rk_selectf(v <= 0, nf * rk_expm1f_neg(v, ec), pf * v)
-
-
 @_parallel_jit_contract
 def elu_neg_f32(x, y, negcoef, poscoef):
     nf, pf = np.float32(negcoef), np.float32(poscoef)
     ec = expf_consts()
-    into_x = _same(y, x)
-    n = x.size
-    for b in prange(_nrows(n)):
-        lo, hi = _row(b, n)
-        xs = x[lo:hi]
-        if into_x:
-            _elu_neg_f32_rows(xs, xs, nf, pf, ec)
-        else:
-            _elu_neg_f32_rows(xs, y[lo:hi], nf, pf, ec)
+    for i in prange(x.size):
+        v = x[i]
+        y[i] = rk_selectf(v <= 0, nf * rk_expm1f_neg(v, ec), pf * v)
 
 
 @_parallel_jit_contract
@@ -1433,19 +1411,23 @@ def _silu_grad_f32_rows(gs, xs, ys):
 
 @_parallel_jit_contract
 def silu_grad_f32(g, x, y):
-    into_g = _same(y, g)
-    into_x = _same(y, x)
     n = g.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
-        gs = g[lo:hi]
-        xs = x[lo:hi]
-        if into_g:
-            _silu_grad_f32_rows(gs, xs, gs)
-        elif into_x:
-            _silu_grad_f32_rows(gs, xs, xs)
+        _silu_grad_f32_rows(g[lo:hi], x[lo:hi], y[lo:hi])
+
+
+@_parallel_jit_contract
+def silu_grad_f32_inplace(w, other, w_is_grad):
+    # the output is g (w_is_grad) or x: one view read and written (see _nrows)
+    n = w.size
+    for b in prange(_nrows(n)):
+        lo, hi = _row(b, n)
+        ws = w[lo:hi]
+        if w_is_grad:
+            _silu_grad_f32_rows(ws, other[lo:hi], ws)
         else:
-            _silu_grad_f32_rows(gs, xs, y[lo:hi])
+            _silu_grad_f32_rows(other[lo:hi], ws, ws)
 
 
 @_parallel_jit_contract
@@ -1462,23 +1444,43 @@ def _gelu_tanh_grad_f32_rows(gs, xs, ys):
 
 @_parallel_jit_contract
 def gelu_tanh_grad_f32(g, x, y):
-    into_g = _same(y, g)
-    into_x = _same(y, x)
     n = g.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
-        gs = g[lo:hi]
-        xs = x[lo:hi]
-        if into_g:
-            _gelu_tanh_grad_f32_rows(gs, xs, gs)
-        elif into_x:
-            _gelu_tanh_grad_f32_rows(gs, xs, xs)
+        _gelu_tanh_grad_f32_rows(g[lo:hi], x[lo:hi], y[lo:hi])
+
+
+@_parallel_jit_contract
+def gelu_tanh_grad_f32_inplace(w, other, w_is_grad):
+    # the output is g (w_is_grad) or x: one view read and written (see _nrows)
+    n = w.size
+    for b in prange(_nrows(n)):
+        lo, hi = _row(b, n)
+        ws = w[lo:hi]
+        if w_is_grad:
+            _gelu_tanh_grad_f32_rows(ws, other[lo:hi], ws)
         else:
-            _gelu_tanh_grad_f32_rows(gs, xs, y[lo:hi])
+            _gelu_tanh_grad_f32_rows(other[lo:hi], ws, ws)
 
 
 def _f32(a):
     return a.dtype == np.float32
+
+
+def _same(a, b):
+    """Whether flat views a and b are the same memory (an output that is an input reaches
+    the kernels as that same array; partial overlaps were copied first, in _core)."""
+    return a.ctypes.data == b.ctypes.data
+
+
+def _grad_into(plain, inplace, g, x, y):
+    # a gradient kernel pair of the rows kind (see _nrows): inplace where y is g or x
+    if _same(y, g):
+        inplace(y, x, True)
+    elif _same(y, x):
+        inplace(y, g, False)
+    else:
+        plain(g, x, y)
 
 
 def _elu_run(x, y, negcoef, poscoef, divisor, neglo):
@@ -1545,7 +1547,7 @@ _RUNNERS = {
     "silu": lambda a, b, c, mi, y, mo, p: (
         silu_inplace(y) if a.ctypes.data == y.ctypes.data else silu(a, y)),
     "silu_grad": lambda a, b, c, mi, y, mo, p: (
-        silu_grad_f32(a, b, y) if _f32(a) else
+        _grad_into(silu_grad_f32, silu_grad_f32_inplace, a, b, y) if _f32(a) else
         silu_grad_fast(a, b, y)
         if count_outside(b, -_SILU_GRAD_FAST_MAX, _SILU_GRAD_FAST_MAX) == 0 else
         silu_grad_precise(a, b, y)),
@@ -1556,11 +1558,12 @@ _RUNNERS = {
                          math.inf) == 0 else
         gelu_tanh_precise(a, y)),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
-        (gelu_tanh_grad_f32(a, b, y) if p[0] != 0 else gelu_grad_f32(a, b, y)) if _f32(a) else
+        (_grad_into(gelu_tanh_grad_f32, gelu_tanh_grad_f32_inplace, a, b, y) if p[0] != 0
+         else gelu_grad_f32(a, b, y)) if _f32(a) else
         (gelu_grad_precise(a, b, y) if p[0] == 0 else
-         gelu_tanh_grad_fast(a, b, y)
+         _grad_into(gelu_tanh_grad_fast, gelu_tanh_grad_fast_inplace, a, b, y)
          if count_outside(b, -_GELU_TANH_GRAD_FAST_MAX, _GELU_TANH_GRAD_FAST_MAX) == 0 else
-         gelu_tanh_grad_precise(a, b, y))),
+         _grad_into(gelu_tanh_grad_precise, gelu_tanh_grad_precise_inplace, a, b, y))),
 }
 
 
