@@ -62,7 +62,13 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 # former 2^17 left every float32 smooth cell at 10^5 on one thread, at 0.30-0.86x
 # PyTorch, which goes parallel from 32,768 elements. A program that calls a compute-bound
 # op on 2^16-2^17 elements only every few tens of ms pays the wake-up instead (up to ~1 ms
-# here); `set_threshold` or the tuned file moves the switch. The Numba mask kernels lose at every size (their bit packing and
+# here); `set_threshold` or the tuned file moves the switch. On the 2-core Xeon VM the
+# wake-up after ~20 ms idle is worse, 7.0-7.8 ms (elu through Numba at 2^16 and at 10**6
+# float32 alike, against 20 us / 264 us back to back and 32-83 us / 305-373 us after 2 ms;
+# PyTorch's pool and a C loop with GNU OpenMP the same there); OMP_WAIT_POLICY=passive cut
+# it to 0.25-1.4 ms but cost 70-120 us per call back to back. relukit does not set it
+# (it applies to every GNU OpenMP user of the process); the README says when a program
+# may want to. The Numba mask kernels lose at every size (their bit packing and
 # expansion do not vectorise; the Cython ones use SIMD intrinsics), so the mask class
 # never switches automatically: forcing the numba backend still runs them, and
 # `set_threshold("mask", ...)` can change this. `python -m relukit tune` measures the
