@@ -990,11 +990,11 @@ def _gelu_tanh_grad_fast(g, v, ec):
 # memory ran about 1.5x slower at 10**7 only, and rows of two such views gave another NaN
 # sign than the out-of-place loop (another code path), hence one view. Not kept where rows
 # measured no better: gelu' (float32 with out=g 0.95 -> 1.65), float64 silu', the elu
-# family's and softplus's forwards in place, relu6 (memory-bound either way). Each kernel
-# keeps its own shell: an element function passed as an argument is not cached (Numba keys
-# it by the function object), and one chosen by an inlined overload did not vectorise (a
-# literal mode) or set off Numba's IR warnings at compile time (a dtype-keyed gradient
-# pair).
+# family's and softplus's forwards in place, relu6 (memory-bound either way). One pair of
+# shells serves a family, a flag choosing the loop of each row (tanh_form, fast): an
+# element function passed as an argument is not cached (Numba keys it by the function
+# object), and one chosen by an inlined overload did not vectorise (a literal mode) or set
+# off Numba's IR warnings at compile time (a dtype-keyed gradient pair).
 SMOOTH_BLOCK = 4096
 
 
@@ -1060,22 +1060,27 @@ def silu_grad_fast(g, x, y):
 
 
 @_elementwise
-def _gelu_tanh_grad_fast_rows(gs, xs, ys, ec):
-    for i in range(xs.size):
-        ys[i] = _gelu_tanh_grad_fast(gs[i], xs[i], ec)
+def _gelu_tanh_grad_rows(gs, xs, ys, ec, fast):
+    # fast: no |x| above 19 and no NaN in the whole array (the runner's count)
+    if fast:
+        for i in range(xs.size):
+            ys[i] = _gelu_tanh_grad_fast(gs[i], xs[i], ec)
+    else:
+        for i in range(xs.size):
+            ys[i] = _gelu_tanh_grad_precise(gs[i], xs[i], ec)
 
 
 @_parallel_jit_contract
-def gelu_tanh_grad_fast(g, x, y):
+def gelu_tanh_grad(g, x, y, fast):
     ec = exp_consts()
     n = g.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
-        _gelu_tanh_grad_fast_rows(g[lo:hi], x[lo:hi], y[lo:hi], ec)
+        _gelu_tanh_grad_rows(g[lo:hi], x[lo:hi], y[lo:hi], ec, fast)
 
 
 @_parallel_jit_contract
-def gelu_tanh_grad_fast_inplace(w, other, w_is_grad):
+def gelu_tanh_grad_inplace(w, other, w_is_grad, fast):
     # the output is g (w_is_grad) or x: one view read and written (see _nrows)
     ec = exp_consts()
     n = w.size
@@ -1083,38 +1088,9 @@ def gelu_tanh_grad_fast_inplace(w, other, w_is_grad):
         lo, hi = _row(b, n)
         ws = w[lo:hi]
         if w_is_grad:
-            _gelu_tanh_grad_fast_rows(ws, other[lo:hi], ws, ec)
+            _gelu_tanh_grad_rows(ws, other[lo:hi], ws, ec, fast)
         else:
-            _gelu_tanh_grad_fast_rows(other[lo:hi], ws, ws, ec)
-
-
-@_elementwise
-def _gelu_tanh_grad_precise_rows(gs, xs, ys, ec):
-    for i in range(xs.size):
-        ys[i] = _gelu_tanh_grad_precise(gs[i], xs[i], ec)
-
-
-@_parallel_jit_contract
-def gelu_tanh_grad_precise(g, x, y):
-    ec = exp_consts()
-    n = g.size
-    for b in prange(_nrows(n)):
-        lo, hi = _row(b, n)
-        _gelu_tanh_grad_precise_rows(g[lo:hi], x[lo:hi], y[lo:hi], ec)
-
-
-@_parallel_jit_contract
-def gelu_tanh_grad_precise_inplace(w, other, w_is_grad):
-    # the output is g (w_is_grad) or x: one view read and written (see _nrows)
-    ec = exp_consts()
-    n = w.size
-    for b in prange(_nrows(n)):
-        lo, hi = _row(b, n)
-        ws = w[lo:hi]
-        if w_is_grad:
-            _gelu_tanh_grad_precise_rows(ws, other[lo:hi], ws, ec)
-        else:
-            _gelu_tanh_grad_precise_rows(other[lo:hi], ws, ws, ec)
+            _gelu_tanh_grad_rows(other[lo:hi], ws, ws, ec, fast)
 
 
 @_parallel_jit_contract
@@ -1404,63 +1380,42 @@ def softplus_grad_unit_f32(g, out, y, threshold):
 
 
 @_elementwise
-def _silu_grad_f32_rows(gs, xs, ys):
-    for i in range(xs.size):
-        ys[i] = rk_silu_gradf(gs[i], xs[i])
+def _sigmoid_grad_f32_rows(gs, xs, ys, tanh_form):
+    # silu' = (x sigmoid(x))' or, with tanh_form, gelu(tanh)' = (x sigmoid(2u))', in double
+    # (vmathf.h rk_silu_gradf, rk_gelu_tanh_gradf)
+    if tanh_form:
+        for i in range(xs.size):
+            ys[i] = rk_gelu_tanh_gradf(gs[i], xs[i])
+    else:
+        for i in range(xs.size):
+            ys[i] = rk_silu_gradf(gs[i], xs[i])
 
 
 @_parallel_jit_contract
-def silu_grad_f32(g, x, y):
+def sigmoid_grad_f32(g, x, y, tanh_form):
     n = g.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
-        _silu_grad_f32_rows(g[lo:hi], x[lo:hi], y[lo:hi])
+        _sigmoid_grad_f32_rows(g[lo:hi], x[lo:hi], y[lo:hi], tanh_form)
 
 
 @_parallel_jit_contract
-def silu_grad_f32_inplace(w, other, w_is_grad):
+def sigmoid_grad_f32_inplace(w, other, w_is_grad, tanh_form):
     # the output is g (w_is_grad) or x: one view read and written (see _nrows)
     n = w.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
         ws = w[lo:hi]
         if w_is_grad:
-            _silu_grad_f32_rows(ws, other[lo:hi], ws)
+            _sigmoid_grad_f32_rows(ws, other[lo:hi], ws, tanh_form)
         else:
-            _silu_grad_f32_rows(other[lo:hi], ws, ws)
+            _sigmoid_grad_f32_rows(other[lo:hi], ws, ws, tanh_form)
 
 
 @_parallel_jit_contract
 def gelu_grad_f32(g, x, y):
     for i in prange(g.size):
         y[i] = rk_gelu_gradf(g[i], x[i])
-
-
-@_elementwise
-def _gelu_tanh_grad_f32_rows(gs, xs, ys):
-    for i in range(xs.size):
-        ys[i] = rk_gelu_tanh_gradf(gs[i], xs[i])
-
-
-@_parallel_jit_contract
-def gelu_tanh_grad_f32(g, x, y):
-    n = g.size
-    for b in prange(_nrows(n)):
-        lo, hi = _row(b, n)
-        _gelu_tanh_grad_f32_rows(g[lo:hi], x[lo:hi], y[lo:hi])
-
-
-@_parallel_jit_contract
-def gelu_tanh_grad_f32_inplace(w, other, w_is_grad):
-    # the output is g (w_is_grad) or x: one view read and written (see _nrows)
-    n = w.size
-    for b in prange(_nrows(n)):
-        lo, hi = _row(b, n)
-        ws = w[lo:hi]
-        if w_is_grad:
-            _gelu_tanh_grad_f32_rows(ws, other[lo:hi], ws)
-        else:
-            _gelu_tanh_grad_f32_rows(other[lo:hi], ws, ws)
 
 
 def _f32(a):
@@ -1473,14 +1428,14 @@ def _same(a, b):
     return a.ctypes.data == b.ctypes.data
 
 
-def _grad_into(plain, inplace, g, x, y):
+def _grad_into(plain, inplace, g, x, y, flag):
     # a gradient kernel pair of the rows kind (see _nrows): inplace where y is g or x
     if _same(y, g):
-        inplace(y, x, True)
+        inplace(y, x, True, flag)
     elif _same(y, x):
-        inplace(y, g, False)
+        inplace(y, g, False, flag)
     else:
-        plain(g, x, y)
+        plain(g, x, y, flag)
 
 
 def _elu_run(x, y, negcoef, poscoef, divisor, neglo):
@@ -1547,7 +1502,7 @@ _RUNNERS = {
     "silu": lambda a, b, c, mi, y, mo, p: (
         silu_inplace(y) if a.ctypes.data == y.ctypes.data else silu(a, y)),
     "silu_grad": lambda a, b, c, mi, y, mo, p: (
-        _grad_into(silu_grad_f32, silu_grad_f32_inplace, a, b, y) if _f32(a) else
+        _grad_into(sigmoid_grad_f32, sigmoid_grad_f32_inplace, a, b, y, False) if _f32(a) else
         silu_grad_fast(a, b, y)
         if count_outside(b, -_SILU_GRAD_FAST_MAX, _SILU_GRAD_FAST_MAX) == 0 else
         silu_grad_precise(a, b, y)),
@@ -1558,12 +1513,11 @@ _RUNNERS = {
                          math.inf) == 0 else
         gelu_tanh_precise(a, y)),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
-        (_grad_into(gelu_tanh_grad_f32, gelu_tanh_grad_f32_inplace, a, b, y) if p[0] != 0
+        (_grad_into(sigmoid_grad_f32, sigmoid_grad_f32_inplace, a, b, y, True) if p[0] != 0
          else gelu_grad_f32(a, b, y)) if _f32(a) else
-        (gelu_grad_precise(a, b, y) if p[0] == 0 else
-         _grad_into(gelu_tanh_grad_fast, gelu_tanh_grad_fast_inplace, a, b, y)
-         if count_outside(b, -_GELU_TANH_GRAD_FAST_MAX, _GELU_TANH_GRAD_FAST_MAX) == 0 else
-         _grad_into(gelu_tanh_grad_precise, gelu_tanh_grad_precise_inplace, a, b, y))),
+        gelu_grad_precise(a, b, y) if p[0] == 0 else
+        _grad_into(gelu_tanh_grad, gelu_tanh_grad_inplace, a, b, y,
+                   count_outside(b, -_GELU_TANH_GRAD_FAST_MAX, _GELU_TANH_GRAD_FAST_MAX) == 0)),
 }
 
 
