@@ -1475,10 +1475,10 @@ _RUNNERS = {
     # prelu's params are (slopes, outer, channels, inner): x in C order as rows of one slope
     "prelu": lambda a, b, c, mi, y, mo, p: (
         prelu_short(a, y, mo if mo is not None else _NO_MASK, p[0], p[2], p[3],
-                    a.ctypes.data == y.ctypes.data, mo is not None)
+                    _same(a, y), mo is not None)
         if p[3] < PRELU_SHORT_ROW else
         prelu_mask(a, y, mo, *p) if mo is not None else
-        prelu_inplace(y, *p) if a.ctypes.data == y.ctypes.data else prelu(a, y, *p)),
+        prelu_inplace(y, *p) if _same(a, y) else prelu(a, y, *p)),
     # prelu_grad's: (slopes, outer, channels, inner, float64 per-channel sums to fill)
     "prelu_grad": lambda a, b, c, mi, y, mo, p: _prelu_grad_run(a, b, y, *p),
     "crelu": lambda a, b, c, mi, y, mo, p: crelu(a, y, *p),              # p: (outer, inner)
@@ -1496,11 +1496,11 @@ _RUNNERS = {
         (softplus_grad_unit_f32(a, b, y, p[1]) if p[0] == 1.0 else softplus_grad_f32(a, b, y, *p))
         if _f32(a) and float(np.float32(p[0])) == p[0] and float(np.float32(p[1])) == p[1]
         and abs(p[1]) >= 1e-30 else
-        softplus_grad_inplace(y, b, p[0], p[1], True) if a.ctypes.data == y.ctypes.data else
-        softplus_grad_inplace(y, a, p[0], p[1], False) if b.ctypes.data == y.ctypes.data else
+        softplus_grad_inplace(y, b, p[0], p[1], True) if _same(a, y) else
+        softplus_grad_inplace(y, a, p[0], p[1], False) if _same(b, y) else
         softplus_grad(a, b, y, *p)),
     "silu": lambda a, b, c, mi, y, mo, p: (
-        silu_inplace(y) if a.ctypes.data == y.ctypes.data else silu(a, y)),
+        silu_inplace(y) if _same(a, y) else silu(a, y)),
     "silu_grad": lambda a, b, c, mi, y, mo, p: (
         _grad_into(sigmoid_grad_f32, sigmoid_grad_f32_inplace, a, b, y, False) if _f32(a) else
         silu_grad_fast(a, b, y)
