@@ -70,7 +70,7 @@ from ._numba_math import (_exp_core, exp_consts, _fdiv, _pow2i, _split_n1, rk_ex
                           rk_exp_dd_normal, rk_expm1,
                           rk_expm1_neg, rk_fma, rk_log1p_core, rk_select)
 from ._numba_mathf import (GELU_TANH_FAST_MIN, SILU_FAST_MIN, expf_consts, gelu_tanh_fastf,
-                           silu_fast, _hornerd, rk_expm1f, rk_expm1f_neg, rk_fmaf,
+                           silu_fast, _horner, rk_expm1f, rk_expm1f_neg, rk_fmaf,
                            rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf, rk_geluf,
                            rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
                            rk_softplus_corrf, rk_softplusf)
@@ -726,7 +726,7 @@ def _dd_mul(ah, al, bh, bl):
 @_elementwise
 def _gelu_g(a):
     # phi(a) / Phi(-a) - a on [0.5, 39] (rk__gelu_g in kernels/smooth.pxi)
-    return _fdiv(_hornerd(a, _GELU_GP), _hornerd(a, _GELU_GQ))
+    return _fdiv(_horner(a, _GELU_GP), _horner(a, _GELU_GQ))
 
 
 @_elementwise
@@ -759,7 +759,7 @@ def _gelu_exact_precise(v, ec):
     a = abs(v)
     h = v * v
     hl = rk_fma(v, v, -h)
-    s = _hornerd(h, _GELU_S)
+    s = _horner(h, _GELU_S)
     small = rk_fma(h, s, 0.5 * v) + hl * s
     small = rk_select(small == 0.0, v * 0.0, small)
     ac = rk_select(a > 39.0, 39.0, rk_select(a < 0.5, 0.5, a))
@@ -792,7 +792,7 @@ def _gelu_grad_precise(g, v, ec):
     # forward's phi / (a + g(a)) beyond (see rk_gelu_grad_precise in kernels/smooth.pxi)
     x = rk_select(v > 39.0, 39.0, rk_select(v < -39.0, -39.0, v))
     a = abs(x)
-    small = g * rk_fma(x, _hornerd(x * x, _GELU_U), 0.5)
+    small = g * rk_fma(x, _horner(x * x, _GELU_U), 0.5)
     d = (x - _GELU_X0_HI) - _GELU_X0_LO
     q = -2.1777305476935804e-09
     q = q * d - 3.3427170839783967e-08

@@ -285,6 +285,17 @@ def rk_log1pf(x):
 
 # ---------------------------------------------------------------- composites
 
+@_jit
+def _horner(x, c):
+    # c[0] x^(n-1) + ... + c[n-1] in the type of x and c (float32: rkf__log1p_unit's q,
+    # float64: vmathf.h rkd__horner); c a global tuple, so the loop is unrolled with the
+    # coefficients as constants
+    p = c[0]
+    for i in range(1, len(c)):
+        p = p * x + c[i]
+    return p
+
+
 # log1p(e) for e in [0, 1]: e + e (e q(e)) (vmathf.h rkf__log1p_unit), q's coefficients
 # highest degree first
 _L1P_Q = tuple(_f(v) for v in (2.03769049e-03, -1.34448307e-02, 4.15576212e-02,
@@ -295,10 +306,7 @@ _L1P_Q = tuple(_f(v) for v in (2.03769049e-03, -1.34448307e-02, 4.15576212e-02,
 
 @_jit
 def _log1p_unit(e):
-    q = _L1P_Q[0]
-    for i in range(1, len(_L1P_Q)):     # unrolled, the coefficients as constants
-        q = q * e + _L1P_Q[i]
-    return e + e * (e * q)
+    return e + e * (e * _horner(e, _L1P_Q))
 
 
 @_jit
@@ -411,28 +419,18 @@ _EN = (0.00019790352511422037, 0.00139446610422654, 0.008333497062418222, 0.0416
 
 
 @_jit
-def _hornerd(x, c):
-    # c[0] x^(n-1) + ... + c[n-1] (vmathf.h rkd__horner); c a global tuple, so the loop
-    # is unrolled with the coefficients as constants
-    p = c[0]
-    for i in range(1, len(c)):
-        p = p * x + c[i]
-    return p
-
-
-@_jit
 def _exp_negd(t):
     # exp(t), t <= 0, ~2^-34 relative (vmathf.h rkd__exp_neg)
     kd = t * 1.4426950408889634 + _SHD
     n = kd - _SHD
     r = t - n * 0.6931471805599453
-    return _hornerd(r, _EN) * _pow2d(n)
+    return _horner(r, _EN) * _pow2d(n)
 
 
 @_jit
 def _gelu_md(a):
     s = 0.5 * a
-    return _fdivd(_hornerd(s, _GM_P), _hornerd(s, _GM_Q))
+    return _fdivd(_horner(s, _GM_P), _horner(s, _GM_Q))
 
 
 @_jit
