@@ -707,17 +707,22 @@ def test_float64_gradient_value_does_not_depend_on_its_neighbours(compiled_backe
 
 def test_silu_backward_value_does_not_depend_on_its_neighbours(backend):
     """float32 silu_backward takes a form without clamps in blocks with no |x| above 170
-    (Cython): each element's gradient against the gradient of it alone, with values beyond
-    170 (where that form would be wrong), infinities and NaN across block boundaries."""
+    and no NaN (Cython: blocks of 1024; Numba: rows of 4096): each element's gradient
+    against the gradient of it alone, with values beyond 170 (where that form would be
+    wrong), infinities and NaN across block boundaries. Numba's second row has none of
+    them, its third only a NaN."""
     rng = np.random.default_rng(11)
-    n = 3 * 1024 + 7
+    n = 3 * 4096 + 7
     x = rng.uniform(-12, 12, n).astype(np.float32)
     g = rng.uniform(0.5, 2, n).astype(np.float32)
     far = np.array([170.5, -170.5, 200, -200, 1e30, -1e30, np.inf, -np.inf], np.float32)
-    where = [3, 1023, 1024, 2047, 2048, 2500, 3 * 1024 + 6, 700]
+    where = [3, 1023, 1024, 2047, 2048, 2500, 3 * 4096 + 6, 700]
     x[where] = far
-    x[[50, 1500]] = np.nan
+    x[[50, 9000]] = np.nan
     got = quiet(relukit.silu_backward, g, x)
+    inplace = g.copy()
+    quiet(relukit.silu_backward, inplace, x, out=inplace)
+    assert_same(inplace, got)
     alone = np.concatenate([quiet(relukit.silu_backward, g[i:i + 1], x[i:i + 1])
                             for i in range(n)])
     assert_same(got, alone)

@@ -8,6 +8,7 @@ Functions (float32 -> float32, ``@njit(inline="always")``):
     rk_softplusf, rk_softplus_corrf, rk_siluf, rk_geluf,
     rk_gelu_tanhf                                         (fused activations)
     rk_silu_gradf, rk_gelu_gradf, rk_gelu_tanh_gradf     (g, x) -> g * f'(x)  (gradients)
+    silu_grad_fastf                  rk_silu_gradf for |x| <= SILU_GRAD_FAST_MAX, no NaN
     rk_one_minus_expf                      (z, zlo) -> 1 - exp(-(z + zlo))  (softplus')
 
 Every function built on the float exponential (rk_expf, rk_expm1f, rk_expm1f_neg, the
@@ -500,17 +501,29 @@ def _root_quad(g, x, c):
     return g * _fma(t, Q, -(c[1] * Q))
 
 
+SILU_GRAD_FAST_MAX = _C170          # vmathf.h RKF__SILU_GRAD_FAST_MAX
+
+
+@_jit
+def silu_grad_fastf(g, x):
+    """rk_silu_gradf for |x| <= 170 (NaN excluded): without the clamps and the two special
+    cases, which change nothing there (vmathf.h rkf__silu_grad_fast, the same bits)."""
+    g = np.float32(g)
+    x = np.float32(x)
+    xd = np.float64(x)
+    E = _exp_negd(-abs(xd))
+    S = 1.0 + E
+    N = _seld(xd < 0.0, E * ((1.0 + xd) + E), S + xd * E)
+    y = np.float32(_fdivd(np.float64(g) * N, S * S))
+    return _sel(_fabs(x - _RP_SILU[0]) < _ROOT_Q, _root_quad(g, x, _RP_SILU), y)
+
+
 @_jit
 def rk_silu_gradf(g, x):
     # in double as one quotient (vmathf.h rk_silu_gradf)
     g = np.float32(g)
     x = np.float32(x)
-    xd = np.float64(_sel(x > _C170, _C170, _sel(x < -_C170, -_C170, x)))
-    E = _exp_negd(-abs(xd))
-    S = 1.0 + E
-    N = _seld(xd < 0.0, E * ((1.0 + xd) + E), S + xd * E)
-    y = np.float32(_fdivd(np.float64(g) * N, S * S))
-    y = _sel(_fabs(x - _RP_SILU[0]) < _ROOT_Q, _root_quad(g, x, _RP_SILU), y)
+    y = silu_grad_fastf(g, _sel(x > _C170, _C170, _sel(x < -_C170, -_C170, x)))
     y = _sel(x < -_C170, g * np.float32(-0.0), y)
     return _sel(x == _INF, _NAN, y)
 
