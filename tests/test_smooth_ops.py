@@ -637,13 +637,13 @@ def test_silu_value_does_not_depend_on_its_neighbours(backend, dtype):
 @pytest.mark.parametrize("dtype", COMPILED_DTYPES)
 def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend, dtype):
     """gelu(tanh) takes a form without the rescaling where no x is NaN or below -9.8
-    (float32) / -20 (float64) (Cython: per block of 1024; Numba: per call): each element's
-    result against gelu of it alone, with values below the bound (down to -inf; beyond
-    -10.2 / -21.2 the fast form would give -0.0 for a subnormal result), NaN and the rest
-    scattered across block boundaries, out of place and in place, and within the accuracy
-    bound."""
+    (float32) / -20 (float64) (Cython: per block of 1024; Numba: per row of 4096): each
+    element's result against gelu of it alone, with values below the bound (down to -inf;
+    beyond -10.2 / -21.2 the fast form would give -0.0 for a subnormal result), NaN and
+    the rest scattered across block boundaries, out of place and in place, and within the
+    accuracy bound. Numba's second row has none of them, its third only a NaN."""
     rng = np.random.default_rng(8)
-    n = 3 * 1024 + 5
+    n = 3 * 4096 + 5
     if np.dtype(dtype) == np.float32:
         span, subnormal = 10.0, [-10.3, -10.5]
         low = np.array([-9.85, -10.0] + subnormal + [-10.9, -12.0, -1e30, -np.inf], dtype)
@@ -651,9 +651,9 @@ def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend, dtype):
         span, subnormal = 20.0, [-21.2, -21.3]
         low = np.array([-20.5] + subnormal + [-21.5, -22.0, -25.0, -1e300, -np.inf])
     x = rng.uniform(-span, span, n).astype(dtype)
-    where = np.array([5, 1023, 1024, 2047, 2100, 3 * 1024 + 4, 600, 700])
+    where = np.array([5, 1023, 1024, 2047, 2100, 3 * 4096 + 4, 600, 700])
     x[where] = low
-    x[[100, 1500]] = np.nan
+    x[[100, 9000]] = np.nan
     x[2 * 1024 + 1: 3 * 1024] = rng.uniform(-span, span, 1023)   # a block with no low value
     got = quiet(relukit.gelu, x, approximate="tanh")
     alone = np.concatenate([quiet(relukit.gelu, x[i:i + 1], approximate="tanh")
@@ -677,20 +677,21 @@ def test_gelu_tanh_value_does_not_depend_on_its_neighbours(backend, dtype):
 def test_float64_gradient_value_does_not_depend_on_its_neighbours(compiled_backend, op, bound,
                                                                  far):
     """float64 silu' and gelu(tanh)' take a form without clamps and final scaling where no
-    |x| is above 600 / 19 and none is NaN (Cython: per block of 1024; Numba: per call):
-    each gradient against the gradient of it alone, with values beyond the bound (where
-    that form would be wrong or lose bits), infinities and NaN across block boundaries,
-    out of place and in place, and within the accuracy bound. A NaN x comes back as it is,
-    whatever its position in the vectorised loop."""
+    |x| is above 600 / 19 and none is NaN (Cython: per block of 1024; Numba: per row of
+    4096 for gelu(tanh)', per call for silu'): each gradient against the gradient of it
+    alone, with values beyond the bound (where that form would be wrong or lose bits),
+    infinities and NaN across block boundaries, out of place and in place, and within the
+    accuracy bound. A NaN x comes back as it is, whatever its position in the vectorised
+    loop. Numba's second row has none of them, its third only a NaN."""
     fn = relukit.silu_backward if op == "silu" else relukit.gelu_backward
     kw = {} if op == "silu" else {"approximate": "tanh"}
     rng = np.random.default_rng(13)
-    n = 3 * 1024 + 7
+    n = 3 * 4096 + 7
     x = rng.uniform(-12, 12, n)
     g = rng.uniform(0.5, 2, n)
     where = np.array([3, 1023, 1024, 2047, 2048, 2500, 700, 800, 900, 1000])
     x[where] = far + [np.inf, -np.inf]
-    x[[50, 1500]] = np.nan
+    x[[50, 9000]] = np.nan
     x[2 * 1024 + 1: 3 * 1024] = rng.uniform(-bound, bound, 1023)   # a block within the bound
     got = quiet(fn, g, x, **kw)
     alone = np.concatenate([quiet(fn, g[i:i + 1], x[i:i + 1], **kw) for i in range(n)])

@@ -938,7 +938,6 @@ def _per_dtype(f32, f64):
 
 
 _GELU_TANH_FAST_MIN = -20.0
-_GELU_TANH_FAST_MIN_F32 = float(GELU_TANH_FAST_MIN)
 _SILU_GRAD_FAST_MAX = 600.0
 _GELU_TANH_GRAD_FAST_MAX = 19.0
 _GELU_K3_HI = 0.134145
@@ -979,7 +978,7 @@ def _gelu_tanh_grad_fast(g, v, ec):
 
 
 # Rows: some smooth kernels walk the array in pieces of SMOOTH_BLOCK elements, as row
-# slices with loops from 0 (with computed bounds LLVM did not vectorise them; see silu
+# slices with loops from 0 (with computed bounds LLVM did not vectorise them; see sigmoid_fwd
 # below), and where the output is one of the inputs (out=x, or a backward's out=g) an
 # _inplace twin reads and writes that input's one view (the runner picks it, _same; a
 # kernel that wrote through an input would not compile for read-only inputs). Measured on
@@ -1016,27 +1015,32 @@ _gelu_tanh_fast_any = _per_dtype(lambda v, ec: gelu_tanh_fastf(v, ec),
                                  lambda v, ec: _gelu_tanh_fast(v, ec))
 
 
+# The forms without clamps or rescaling (the same bits where they apply) are taken per row
+# where the kernel walks rows, as the Cython kernels take them per block: gelu(tanh)
+# forward where no x in the row is NaN or below -9.8 (float32) / -20 (float64), float64
+# gelu(tanh)' where no |x| is above 19 and none is NaN (the check is a pass over a row
+# that is in L1). They used to be chosen per call, by one count over the whole array
+# first (an extra pass over memory). Measured on the 2-core Xeon, standard normal times
+# 3 (some rows need the full forms) and times 1, ns per element, count -> rows, the two
+# versions run alternately: gelu(tanh) float32, one thread, 10^5 1.15 -> 0.95, 10^6 1.21
+# -> 1.05, 10^7 1.75 -> 1.23; through relukit.gelu, 2 threads, 10^6 0.76-0.80 -> 0.63-0.64,
+# 10^7 0.80-0.85 -> 0.63-0.66; float64 10^6 1.31 -> 1.08-1.14, 10^7 1.87-1.96 -> 1.22-1.60;
+# float64 gelu(tanh)' 10^6 2.46-2.48 -> 2.14-2.16, with out=g at 10^7 3.47-3.77 -> 2.32-2.39.
+# float64 silu' keeps the count and plain loops (silu_grad_fast / _precise): its rows ran
+# 5-15% slower at 10^5 (2 threads 1.37-1.57 -> 1.59-1.72), the same at 10^6 and 10% faster
+# at 10^7.
 @_parallel_jit_contract
-def gelu_tanh_precise(x, y):
-    ec = _exp_consts_for(x)
-    for i in prange(x.size):
-        y[i] = _gelu_tanh_full_any(x[i], ec)
+def silu_grad_fast(g, x, y):
+    ec = exp_consts()
+    for i in prange(g.size):
+        y[i] = _silu_grad_fast(g[i], x[i], ec)
 
 
-# gelu(tanh): where no x is NaN or below -20 (float64) / -9.8 (float32), the form without
-# the rescaling (the same bits; gelu_kernel in kernels/smooth.pxi takes it block by block).
-# Here one count over the whole array picks the kernel: the Cython kernel's blocks (row
-# slices, so that LLVM vectorises) cost what they save in this one. One thread, 10^6, ns
-# per element, side by side: float64 (uniform in [-20, 20]) every element the full form
-# 4.37, the count and the fast form 3.63-3.84 (the count alone 0.31-0.35), blocks
-# 4.31-4.42; float32 (uniform in [-10, 10]), in float since this version, its double form
-# 1.76, the full float form 1.64, the count and the fast form 1.25 (the count alone 0.13),
-# blocks 1.80-1.92.
 @_parallel_jit_contract
-def gelu_tanh_fast(x, y):
-    ec = _exp_consts_for(x)
-    for i in prange(x.size):
-        y[i] = _gelu_tanh_fast_any(x[i], ec)
+def silu_grad_precise(g, x, y):
+    ec = exp_consts()
+    for i in prange(g.size):
+        y[i] = _silu_grad_precise(g[i], x[i], ec)
 
 
 @_parallel_jit
@@ -1049,38 +1053,31 @@ def count_outside(x, lo, hi):
     return c
 
 
-# silu' and gelu(tanh)', float64: where no |x| is above 600 / 19 and none is NaN, the
-# gradient without the clamps and the final scaling (the same bits; the Cython kernels take
-# it block by block), chosen per call by one count as gelu(tanh)'s forward.
-@_parallel_jit_contract
-def silu_grad_fast(g, x, y):
-    ec = exp_consts()
-    for i in prange(g.size):
-        y[i] = _silu_grad_fast(g[i], x[i], ec)
-
-
 @_elementwise
-def _gelu_tanh_grad_rows(gs, xs, ys, ec, fast):
-    # fast: no |x| above 19 and no NaN in the whole array (the runner's count)
-    if fast:
-        for i in range(xs.size):
-            ys[i] = _gelu_tanh_grad_fast(gs[i], xs[i], ec)
-    else:
+def _gelu_tanh_grad_rows(gs, xs, ys, ec):
+    # float64 gelu(tanh)' = (x sigmoid(2u))', the form without clamps in rows within 19
+    far = False
+    for i in range(xs.size):
+        far |= not abs(xs[i]) <= _GELU_TANH_GRAD_FAST_MAX
+    if far:
         for i in range(xs.size):
             ys[i] = _gelu_tanh_grad_precise(gs[i], xs[i], ec)
+    else:
+        for i in range(xs.size):
+            ys[i] = _gelu_tanh_grad_fast(gs[i], xs[i], ec)
 
 
 @_parallel_jit_contract
-def gelu_tanh_grad(g, x, y, fast):
+def gelu_tanh_grad(g, x, y):
     ec = exp_consts()
     n = g.size
     for b in prange(_nrows(n)):
         lo, hi = _row(b, n)
-        _gelu_tanh_grad_rows(g[lo:hi], x[lo:hi], y[lo:hi], ec, fast)
+        _gelu_tanh_grad_rows(g[lo:hi], x[lo:hi], y[lo:hi], ec)
 
 
 @_parallel_jit_contract
-def gelu_tanh_grad_inplace(w, other, w_is_grad, fast):
+def gelu_tanh_grad_inplace(w, other, w_is_grad):
     # the output is g (w_is_grad) or x: one view read and written (see _nrows)
     ec = exp_consts()
     n = w.size
@@ -1088,9 +1085,9 @@ def gelu_tanh_grad_inplace(w, other, w_is_grad, fast):
         lo, hi = _row(b, n)
         ws = w[lo:hi]
         if w_is_grad:
-            _gelu_tanh_grad_rows(ws, other[lo:hi], ws, ec, fast)
+            _gelu_tanh_grad_rows(ws, other[lo:hi], ws, ec)
         else:
-            _gelu_tanh_grad_rows(other[lo:hi], ws, ws, ec, fast)
+            _gelu_tanh_grad_rows(other[lo:hi], ws, ws, ec)
 
 
 @_parallel_jit_contract
@@ -1177,7 +1174,7 @@ def _softplus_grad_block(gs, os, ys, beta, threshold, ec):
 
 @_parallel_jit_contract
 def softplus_grad(g, out, y, beta, threshold):
-    # blocks of SMOOTH_BLOCK (see silu below)
+    # blocks of SMOOTH_BLOCK (see sigmoid_fwd below)
     ec = exp_consts()
     n = g.size
     for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
@@ -1188,7 +1185,7 @@ def softplus_grad(g, out, y, beta, threshold):
 
 @_parallel_jit_contract
 def softplus_grad_inplace(w, other, beta, threshold, w_is_grad):
-    # y is g (w_is_grad) or the saved output: one view read and written, as in silu_inplace
+    # y is g (w_is_grad) or the saved output: one view read and written, as in sigmoid_fwd_inplace
     # (two views of the same memory fail LLVM's overlap check, which sends the loop to its
     # scalar path: 10^6 float64 on 2 threads, y is g, 4.61 ms against 1.61 out of place)
     ec = exp_consts()
@@ -1201,13 +1198,6 @@ def softplus_grad_inplace(w, other, beta, threshold, w_is_grad):
             _softplus_grad_block(ws, other[lo:hi], ws, beta, threshold, ec)
         else:
             _softplus_grad_block(other[lo:hi], ws, ws, beta, threshold, ec)
-
-
-@_parallel_jit_contract
-def silu_grad_precise(g, x, y):
-    ec = exp_consts()
-    for i in prange(g.size):
-        y[i] = _silu_grad_precise(g[i], x[i], ec)
 
 
 @_parallel_jit_contract
@@ -1268,7 +1258,7 @@ def softplus_unit_f32(x, y, threshold):
 
 # silu: blocks of SMOOTH_BLOCK with no x NaN or below -86 (float32) / -700 (float64), the
 # usual case, take the fast form, the others the full one, as silu_kernel in
-# kernels/smooth.pxi (the same results). Row slices and loops from 0, as in prelu: with
+# kernels/smooth.pxi (the same results); gelu(tanh) the same way (below -9.8 / -20). Row slices and loops from 0, as in prelu: with
 # computed bounds the loops did not vectorise (10**6 float32, 2 threads: 540 us against
 # 300). x is y gets its own kernel (see prelu_inplace). 10**6, 2 threads, relukit.silu
 # before -> after (separate runs): float32 out of place 310 -> 286 us, in place 413 -> 336
@@ -1292,6 +1282,17 @@ def _silu_low_impl(v):
     return lambda v: not (v >= -700.0)
 
 
+def _gelu_tanh_low(v):
+    """Whether v takes gelu(tanh)'s full form: NaN, or below -9.8 (float32) / -20."""
+
+
+@overload(_gelu_tanh_low, inline="always")
+def _gelu_tanh_low_impl(v):
+    if v == types.float32:
+        return lambda v: not (v >= GELU_TANH_FAST_MIN)
+    return lambda v: not (v >= _GELU_TANH_FAST_MIN)
+
+
 @overload(_exp_consts_for, inline="always")
 def _exp_consts_for_impl(x):
     if x.dtype == types.float32:
@@ -1305,9 +1306,20 @@ _silu_full_any = _per_dtype(lambda v, ec: rk_siluf(v, ec), lambda v, ec: _silu_o
 
 
 @_elementwise
-def _silu_block(xs, ys, ec):
-    # one block of silu_kernel (kernels/smooth.pxi): the check, then one of the two forms
+def _sigmoid_rows(xs, ys, ec, tanh_form):
+    # one block of silu_kernel or, with tanh_form, of gelu_kernel's tanh form
+    # (kernels/smooth.pxi): the check, then one of the two forms (rows: see _nrows)
     low = False
+    if tanh_form:
+        for i in range(xs.size):
+            low |= _gelu_tanh_low(xs[i])
+        if low:
+            for i in range(xs.size):
+                ys[i] = _gelu_tanh_full_any(xs[i], ec)
+        else:
+            for i in range(xs.size):
+                ys[i] = _gelu_tanh_fast_any(xs[i], ec)
+        return
     for i in range(xs.size):
         low |= _silu_low(xs[i])
     if low:
@@ -1319,25 +1331,24 @@ def _silu_block(xs, ys, ec):
 
 
 @_parallel_jit_contract
-def silu(x, y):
+def sigmoid_fwd(x, y, tanh_form):
+    # silu or, with tanh_form, gelu(tanh)
     ec = _exp_consts_for(x)
     n = x.size
-    for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
-        lo = b * SMOOTH_BLOCK
-        hi = min(lo + SMOOTH_BLOCK, n)
-        _silu_block(x[lo:hi], y[lo:hi], ec)
+    for b in prange(_nrows(n)):
+        lo, hi = _row(b, n)
+        _sigmoid_rows(x[lo:hi], y[lo:hi], ec, tanh_form)
 
 
 @_parallel_jit_contract
-def silu_inplace(y):
+def sigmoid_fwd_inplace(y, tanh_form):
     # y is x: one view read and written (see softplus_grad_inplace)
     ec = _exp_consts_for(y)
     n = y.size
-    for b in prange((n + SMOOTH_BLOCK - 1) // SMOOTH_BLOCK):
-        lo = b * SMOOTH_BLOCK
-        hi = min(lo + SMOOTH_BLOCK, n)
+    for b in prange(_nrows(n)):
+        lo, hi = _row(b, n)
         ys = y[lo:hi]
-        _silu_block(ys, ys, ec)
+        _sigmoid_rows(ys, ys, ec, tanh_form)
 
 
 @_parallel_jit_contract
@@ -1437,14 +1448,34 @@ def _same(a, b):
     return a.ctypes.data == b.ctypes.data
 
 
-def _grad_into(plain, inplace, g, x, y, flag):
+def _grad_into(plain, inplace, g, x, y, *flag):
     # a gradient kernel pair of the rows kind (see _nrows): inplace where y is g or x
     if _same(y, g):
-        inplace(y, x, True, flag)
+        inplace(y, x, True, *flag)
     elif _same(y, x):
-        inplace(y, g, False, flag)
+        inplace(y, g, False, *flag)
     else:
-        plain(g, x, y, flag)
+        plain(g, x, y, *flag)
+
+
+def _sigmoid_into(x, y, tanh_form):
+    # silu or gelu(tanh) (tanh_form), in place where y is x
+    if _same(x, y):
+        sigmoid_fwd_inplace(y, tanh_form)
+    else:
+        sigmoid_fwd(x, y, tanh_form)
+
+
+def _sigmoid_grad_into(g, x, y, tanh_form):
+    # silu' or gelu(tanh)' (tanh_form)
+    if _f32(g):
+        _grad_into(sigmoid_grad_f32, sigmoid_grad_f32_inplace, g, x, y, tanh_form)
+    elif tanh_form:
+        _grad_into(gelu_tanh_grad, gelu_tanh_grad_inplace, g, x, y)
+    elif count_outside(x, -_SILU_GRAD_FAST_MAX, _SILU_GRAD_FAST_MAX) == 0:
+        silu_grad_fast(g, x, y)
+    else:
+        silu_grad_precise(g, x, y)
 
 
 def _elu_run(x, y, negcoef, poscoef, divisor, neglo):
@@ -1508,25 +1539,14 @@ _RUNNERS = {
         softplus_grad_inplace(y, b, p[0], p[1], True) if _same(a, y) else
         softplus_grad_inplace(y, a, p[0], p[1], False) if _same(b, y) else
         softplus_grad(a, b, y, *p)),
-    "silu": lambda a, b, c, mi, y, mo, p: (
-        silu_inplace(y) if _same(a, y) else silu(a, y)),
-    "silu_grad": lambda a, b, c, mi, y, mo, p: (
-        _grad_into(sigmoid_grad_f32, sigmoid_grad_f32_inplace, a, b, y, False) if _f32(a) else
-        silu_grad_fast(a, b, y)
-        if count_outside(b, -_SILU_GRAD_FAST_MAX, _SILU_GRAD_FAST_MAX) == 0 else
-        silu_grad_precise(a, b, y)),
+    "silu": lambda a, b, c, mi, y, mo, p: _sigmoid_into(a, y, False),
+    "silu_grad": lambda a, b, c, mi, y, mo, p: _sigmoid_grad_into(a, b, y, False),
     "gelu": lambda a, b, c, mi, y, mo, p: (
         (gelu_f32(a, y) if _f32(a) else gelu_precise(a, y)) if p[0] == 0 else
-        gelu_tanh_fast(a, y)
-        if count_outside(a, _GELU_TANH_FAST_MIN_F32 if _f32(a) else _GELU_TANH_FAST_MIN,
-                         math.inf) == 0 else
-        gelu_tanh_precise(a, y)),
+        _sigmoid_into(a, y, True)),
     "gelu_grad": lambda a, b, c, mi, y, mo, p: (
-        (_grad_into(sigmoid_grad_f32, sigmoid_grad_f32_inplace, a, b, y, True) if p[0] != 0
-         else gelu_grad_f32(a, b, y)) if _f32(a) else
-        gelu_grad_precise(a, b, y) if p[0] == 0 else
-        _grad_into(gelu_tanh_grad, gelu_tanh_grad_inplace, a, b, y,
-                   count_outside(b, -_GELU_TANH_GRAD_FAST_MAX, _GELU_TANH_GRAD_FAST_MAX) == 0)),
+        _sigmoid_grad_into(a, b, y, True) if p[0] != 0 else
+        gelu_grad_f32(a, b, y) if _f32(a) else gelu_grad_precise(a, b, y)),
 }
 
 
