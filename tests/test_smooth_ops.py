@@ -700,6 +700,11 @@ def test_float64_gradient_value_does_not_depend_on_its_neighbours(compiled_backe
     quiet(fn, inplace, x, out=inplace, **kw)
     assert_same(inplace, got)
     finite = np.isfinite(x) & (np.abs(x) <= (780 if op == "silu" else 25))   # the clamps
+    # and the documented float64 exception (README, test_smooth_accuracy.ROOT_EXCLUSION):
+    # within 2^-7 of the derivative's root the cancellation amplifies the exponential's
+    # own error beyond 4 ulp (7.2 ulp at 2^-12.5 from silu's root at the baseline level)
+    root = mr.derivative_root("silu") if op == "silu" else mr.derivative_root("gelu", "tanh")
+    finite &= np.abs(x - root) >= 2.0 ** -7
     ex = mr.exact_product(mr.silu_grad if op == "silu" else mr.gelu_grad, g[finite],
                           x[finite], np.float64, *(() if op == "silu" else ("tanh",)))
     err = ex.ulp_errors(got[finite])

@@ -46,9 +46,24 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 # 62-98 us, whatever came before). In the benchmark's interleaved runs the automatic
 # column (Numba from 2^17 then) ran at 124-332 us against 52-109 us for forced Numba at
 # 10**6 (the likely reason: the automatic call follows NumPy's few hundred us, the forced
-# one the short Cython call, so only the latter finds the workers awake). So memory-bound ops switch only
-# where the data no longer fits in the caches (2^22 float32, 2^21 float64: 16 MiB, where
-# one call is ~2 ms and a wake-up is noise). Compute-bound ops switch at 2^16 (float32) and
+# one the short Cython call, so only the latter finds the workers awake). So memory-bound
+# ops switched only where the data no longer fit in the caches there (2^22 float32, 2^21
+# float64: 16 MiB, where one call is ~2 ms and a wake-up is noise).
+#
+# On the 2-core Xeon VM (Emerald Rapids, 2 MiB of L2 per core) one thread does not reach
+# the memory's bandwidth from about 4 MiB of data on: `np.copy` of 10**6 float64 takes
+# 620 us (26 GB/s moved) where two threads move twice that. Four runs of `python -m
+# relukit tune` (2 ms idle before each call) put the memory-bound crossover at 2^19-2^20
+# (float32; Cython / Numba at 2^19 0.94-1.05, at 2^20 1.19-1.49) and 2^18-2^19 (float64;
+# at 2^19 1.12-1.30), and the benchmark's interleaved runs (contenders in random order,
+# forced Cython / forced Numba, us) agree above 4 MiB: float64 at 10**6 relu in place 307
+# / 210, out of place 628 / 347, relu6 327 / 263 and 691 / 372, leaky_relu 332 / 315 and
+# 652 / 426, prelu out of place 921 / 560, crelu 1,030 / 689, brelu 4,500 / 3,080; float32
+# at 2 * 10**6 the same way (relu 318 / 221 and 653 / 342). Only prelu in place and its
+# backward lose a little there (float64 10**6: 317 / 340 us, 1.12 / 1.31 ms), and
+# leaky_relu in place at 2 * 10**6 float32 (343 / 363). The memory-bound class now switches
+# at 4 MiB of data (2^20 float32, 2^19 float64), on both machines above one core's L2.
+# Compute-bound ops switch at 2^16 (float32) and
 # 2^15 (float64), what `python -m relukit tune` (2 ms idle before each call) chose here:
 #
 #   compute-bound        2^12  2^13  2^14  2^15  2^16  2^17  2^18  2^20  2^24
@@ -76,7 +91,7 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 NEVER = 2**62
 DEFAULT_THRESHOLDS = {
     # class: (float32, float64)
-    "memory-bound": (4_194_304, 2_097_152),
+    "memory-bound": (1_048_576, 524_288),
     "mask": (NEVER, NEVER),
     "compute-bound": (65_536, 32_768),
 }
