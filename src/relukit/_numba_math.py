@@ -37,6 +37,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+_I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _F64 = ir.DoubleType()
 
@@ -85,6 +86,32 @@ def _sel(typingctx, c, a, b):
     def codegen(context, builder, sig, args):
         return builder.select(args[0], args[1], args[2])
     return a(c, a, b), codegen
+
+
+def _prefetch_intrinsic(write, doc):
+    @intrinsic
+    def prefetch(typingctx, a, i):
+        if not isinstance(a, types.Array) or not isinstance(i, types.Integer):
+            return None
+
+        def codegen(context, builder, sig, args):
+            arr = context.make_array(sig.args[0])(context, builder, args[0])
+            i8p = ir.IntType(8).as_pointer()
+            fn = builder.module.declare_intrinsic(
+                "llvm.prefetch", [i8p], ir.FunctionType(ir.VoidType(), [i8p] + [_I32] * 3))
+            ptr = builder.bitcast(builder.gep(arr.data, [args[1]]), i8p)
+            builder.call(fn, [ptr, ir.Constant(_I32, int(write)), ir.Constant(_I32, 3),
+                              ir.Constant(_I32, 1)])
+            return context.get_dummy_value()
+        return types.void(a, i), codegen
+    prefetch.__doc__ = doc
+    return prefetch
+
+
+# llvm.prefetch of the cache line of a[i] (high locality, data cache; a hint: no fault,
+# whatever i), for the rows of _numba_backend._fetched_row
+rk_prefetch_write = _prefetch_intrinsic(True, "Prefetch the line of a[i] for writing.")
+rk_prefetch_read = _prefetch_intrinsic(False, "Prefetch the line of a[i] for reading.")
 
 
 @intrinsic
