@@ -1531,15 +1531,16 @@ def sigmoid_grad_f32(g, x, y, tanh_form):
 
 @_parallel_jit_contract
 def sigmoid_grad_f32_inplace(w, other, w_is_grad, tanh_form):
-    # the output is g (w_is_grad) or x: one view read and written (see _nrows)
-    n = w.size
-    for b in prange(_nrows(n)):
-        lo, hi = _row(b, n)
-        ws = w[lo:hi]
+    # the output is g (w_is_grad) or x: one view read and written (see _nrows), the rows
+    # prefetched (see _fetched_row): 2 threads, 10^7, out=g, ns per element, gelu(tanh)'
+    # 1.19-1.25 -> 0.95, silu' 0.84-0.86 -> 0.80-0.82 (float64 gelu(tanh)': no gain)
+    for b in prange(_nrows(w.size)):
+        ws = _fetched_row(w, b)
+        os_ = _fetched_row(other, b, False)
         if w_is_grad:
-            _sigmoid_grad_f32_rows(ws, other[lo:hi], ws, tanh_form)
+            _sigmoid_grad_f32_rows(ws, os_, ws, tanh_form)
         else:
-            _sigmoid_grad_f32_rows(other[lo:hi], ws, ws, tanh_form)
+            _sigmoid_grad_f32_rows(os_, ws, ws, tanh_form)
 
 
 @_parallel_jit_contract
