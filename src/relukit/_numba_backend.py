@@ -989,9 +989,11 @@ def _gelu_tanh_grad_fast(g, v, ec):
 # out=g 4.04-4.19 -> 3.41-4.04; at 10**6 no change. The element loops with two views of one
 # memory ran about 1.5x slower at 10**7 only, and rows of two such views gave another NaN
 # sign than the out-of-place loop (another code path), hence one view. Not kept where rows
-# measured no better: gelu' (float32 with out=g 0.95 -> 1.65), float64 silu', the elu
-# family's and softplus's forwards in place, relu6 (memory-bound either way). One pair of
-# shells serves a family, a flag choosing the loop of each row (tanh_form, fast): an
+# measured no better: gelu' (float32 with out=g 0.95 -> 1.65; with the prefetch below,
+# mixed), float64 silu', relu6 (memory-bound either way); the elu family's and softplus's
+# forwards in place gained nothing from rows alone, but do with the prefetch of
+# _fetched_row (below), which they now use. One pair of
+# shells serves a family, a flag choosing the loop of each row (tanh_form): an
 # element function passed as an argument is not cached (Numba keys it by the function
 # object), and one chosen by an inlined overload did not vectorise (a literal mode) or set
 # off Numba's IR warnings at compile time (a dtype-keyed gradient pair).
