@@ -71,7 +71,8 @@ from ._numba_math import (_exp_core, exp_consts, _fdiv, _pow2i, _split_n1, rk_ex
                           rk_expm1_neg, rk_fma, rk_log1p_core, rk_prefetch_read,
                           rk_prefetch_write, rk_select)
 from ._numba_mathf import (GELU_TANH_FAST_MIN, SILU_FAST_MIN, SILU_GRAD_FAST_MAX, expf_consts,
-                           gelu_tanh_fastf, silu_fast, silu_grad_fastf, _horner, rk_expm1f, rk_expm1f_neg, rk_fmaf,
+                           gelu_tanh_fastf, silu_fast, silu_grad_fastf, _horner, rk_expm1f,
+                           rk_expm1f_neg, rk_fmaf,
                            rk_gelu_gradf, rk_gelu_tanh_gradf, rk_gelu_tanhf, rk_geluf,
                            rk_one_minus_expf, rk_selectf, rk_silu_gradf, rk_siluf,
                            rk_softplus_corrf, rk_softplusf)
@@ -1029,6 +1030,7 @@ def _row(b, n):
 # loops stay (the prefetch did not help them reliably).
 @_elementwise
 def _same_memory(x, y):
+    # _same inside a kernel (a jitted function called from Python costs more than the test)
     return x.ctypes.data == y.ctypes.data
 
 
@@ -1244,7 +1246,8 @@ def softplus_grad(g, out, y, beta, threshold):
 
 @_parallel_jit_contract
 def softplus_grad_inplace(w, other, beta, threshold, w_is_grad):
-    # y is g (w_is_grad) or the saved output: one view read and written, as in sigmoid_fwd_inplace
+    # y is g (w_is_grad) or the saved output: one view read and written, as in
+    # sigmoid_fwd_inplace
     # (two views of the same memory fail LLVM's overlap check, which sends the loop to its
     # scalar path: 10^6 float64 on 2 threads, y is g, 4.61 ms against 1.61 out of place)
     ec = exp_consts()
@@ -1358,14 +1361,15 @@ def softplus_unit_f32(x, y, threshold):
 
 # silu: blocks of SMOOTH_BLOCK with no x NaN or below -86 (float32) / -700 (float64), the
 # usual case, take the fast form, the others the full one, as silu_kernel in
-# kernels/smooth.pxi (the same results); gelu(tanh) the same way (below -9.8 / -20). Row slices and loops from 0, as in prelu: with
-# computed bounds the loops did not vectorise (10**6 float32, 2 threads: 540 us against
-# 300). x is y gets its own kernel (see prelu_inplace). 10**6, 2 threads, relukit.silu
-# before -> after (separate runs): float32 out of place 310 -> 286 us, in place 413 -> 336
-# us; float64 (same run) 1,132 -> 819 us. The check costs most of the rest: the fast form
-# alone ran in 210 us (float32), and a reduction in the prange loop itself (to check after
-# one pass) stopped LLVM from vectorising it (1.8 ms). The per-dtype pieces are overloads,
-# so that one kernel serves both dtypes. softplus_grad takes the same blocks.
+# kernels/smooth.pxi (the same results); gelu(tanh) the same way (below -9.8 / -20). Row
+# slices and loops from 0, as in prelu: with computed bounds the loops did not vectorise
+# (10**6 float32, 2 threads: 540 us against 300). x is y gets its own kernel (see
+# prelu_inplace). 10**6, 2 threads, relukit.silu before -> after (separate runs): float32
+# out of place 310 -> 286 us, in place 413 -> 336 us; float64 (same run) 1,132 -> 819 us.
+# The check costs most of the rest: the fast form alone ran in 210 us (float32), and a
+# reduction in the prange loop itself (to check after one pass) stopped LLVM from
+# vectorising it (1.8 ms). The per-dtype pieces are overloads, so that one kernel serves
+# both dtypes. softplus_grad takes the same blocks.
 def _silu_low(v):
     """Whether v takes silu's full form: NaN, or below -86 (float32) / -700 (float64)."""
 
@@ -1464,7 +1468,8 @@ def gelu_f32(x, y):
     else:
         for b in prange(_nrows(x.size)):
             xs = _fetched_row(x, b, False)
-            ys = y[b * SMOOTH_BLOCK: b * SMOOTH_BLOCK + xs.size]
+            lo, hi = _row(b, x.size)
+            ys = y[lo:hi]
             for i in range(xs.size):
                 ys[i] = rk_geluf(xs[i])
 
