@@ -63,8 +63,10 @@ _NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 # backward lose a little there (float64 10**6: 317 / 340 us, 1.12 / 1.31 ms), and
 # leaky_relu in place at 2 * 10**6 float32 (343 / 363). The memory-bound class now switches
 # at 4 MiB of data (2^20 float32, 2^19 float64), on both machines above one core's L2.
-# Compute-bound ops switch at 2^16 (float32) and
-# 2^15 (float64), what `python -m relukit tune` (2 ms idle before each call) chose here:
+#
+# Compute-bound ops switch at 2^16 (float32) and 2^15 (float64), what `python -m relukit
+# tune` (2 ms idle before each call) chose on the AMD machine (on the Xeon: 2^16-2^18 and
+# 2^15-2^17 in four runs):
 #
 #   compute-bound        2^12  2^13  2^14  2^15  2^16  2^17  2^18  2^20  2^24
 #     float32            0.32  0.74  0.55  0.76  1.19  1.66  1.91  2.05  2.65
